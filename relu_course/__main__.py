@@ -1,0 +1,3 @@
+from relu_course.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,29 @@
+"""Check for notebook 00 (welcome): the warm-up exercise ``add_one``."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from relu_course.checks._framework import Check
+
+__all__ = ["check_add_one"]
+
+
+def check_add_one(add_one) -> None:
+    """``add_one(x)`` returns x + 1 for Python numbers and NumPy arrays, leaving x unchanged."""
+    check = Check("add_one", add_one)
+    integer = int(check.rng.integers(-1000, 1000))
+    real = float(check.rng.normal() * 100)
+    array = check.rng.normal(size=(int(check.rng.integers(2, 6)), 3)).astype(np.float32)
+    for x in (integer, real):
+        got = check.call(x)
+        if not isinstance(got, numbers.Number) or abs(got - (x + 1)) > 1e-9 * max(1.0, abs(x)):
+            check.fail("add_one gives a wrong result", on=f"x = {x!r}", expected=x + 1, got=got,
+                       hint="return x + 1")
+    on = f"x = a float32 array of shape {array.shape}"
+    got = check.expect_array(check.call(array, on=on), on)
+    check.expect_like(got, array + 1, on)
+    check.expect_close(got, array + 1, on, x=array, hint="x + 1 adds 1 to every element")
+    check.passed("numbers and arrays, inputs left unchanged")

@@ -1,0 +1,70 @@
+"""Where the course lives on disk, and the canonical form of its notebooks.
+
+``solutions/<NN_name>/<NN_name>.ipynb`` is the nbgrader source (hand-edited);
+``notebooks/<NN_name>/<NN_name>.ipynb`` is the generated student release.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+__all__ = [
+    "KERNEL",
+    "assignments",
+    "canonical",
+    "course_root",
+    "release_notebook",
+    "solution_notebook",
+]
+
+KERNEL = {"name": "relu-course", "display_name": "Python 3 (relu-course)", "language": "python"}
+LANGUAGE_INFO = {"name": "python"}
+
+
+def course_root(start: str | os.PathLike | None = None) -> Path:
+    """The course folder: ``$RELU_COURSE_ROOT``, else the first folder upwards from ``start``
+    (default: the working directory) that holds ``nbgrader_config.py`` and ``solutions/``,
+    else the checkout this package was installed from."""
+    if os.environ.get("RELU_COURSE_ROOT"):
+        return Path(os.environ["RELU_COURSE_ROOT"]).resolve()
+    here = Path(start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "nbgrader_config.py").is_file() and (folder / "solutions").is_dir():
+            return folder
+    return Path(__file__).resolve().parents[1]
+
+
+def assignments(root: Path | None = None) -> list[str]:
+    """Assignment ids (``00_welcome``, ...) in curriculum order."""
+    root = root or course_root()
+    return sorted(p.name for p in (root / "solutions").iterdir()
+                  if p.is_dir() and (p / f"{p.name}.ipynb").is_file())
+
+
+def solution_notebook(assignment: str, root: Path | None = None) -> Path:
+    return (root or course_root()) / "solutions" / assignment / f"{assignment}.ipynb"
+
+
+def release_notebook(assignment: str, root: Path | None = None) -> Path:
+    return (root or course_root()) / "notebooks" / assignment / f"{assignment}.ipynb"
+
+
+def canonical(nb):
+    """The canonical form of a source notebook: no outputs, no execution counts, the
+    course kernel, stable cell ids, no editor metadata. Returns a new notebook node."""
+    import copy
+
+    nb = copy.deepcopy(nb)
+    nb.metadata = {"kernelspec": dict(KERNEL), "language_info": dict(LANGUAGE_INFO)}
+    nb.nbformat, nb.nbformat_minor = 4, 5
+    for index, cell in enumerate(nb.cells):
+        grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        cell["id"] = grade_id or f"cell-{index:02d}"
+        kept = {k: v for k, v in cell.get("metadata", {}).items() if k in ("nbgrader", "tags")}
+        cell["metadata"] = kept
+        if cell["cell_type"] == "code":
+            cell["outputs"] = []
+            cell["execution_count"] = None
+        cell.pop("attachments", None) if not cell.get("attachments") else None
+    return nb
