@@ -1,0 +1,32 @@
+"""Shared test set-up: quiet TensorFlow, headless plots, a short check time limit."""
+
+from __future__ import annotations
+
+import os
+
+# Before anything imports TensorFlow (kernels started by the tests inherit these too).
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("MPLBACKEND", "Agg")
+os.environ.setdefault("JUPYTER_PLATFORM_DIRS", "1")
+os.environ.setdefault("RELU_COURSE_CHECK_TIME_LIMIT", "5")
+
+import pytest  # noqa: E402
+
+from relu_course.checks import CheckFailed  # noqa: E402
+
+
+def assert_rejected(check, candidate, *fragments: str) -> str:
+    """The check must fail on ``candidate`` with a message containing every fragment."""
+    with pytest.raises(CheckFailed) as info:
+        check(candidate)
+    message = str(info.value)
+    for fragment in fragments:
+        assert fragment.lower() in message.lower(), f"{fragment!r} not in message:\n{message}"
+    return message
+
+
+@pytest.fixture
+def rejected():
+    return assert_rejected
