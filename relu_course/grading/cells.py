@@ -1,0 +1,133 @@
+"""Reading nbgrader cells: which cells are graded, what their outcome says, and which locked
+cells of a submission differ from the release. Shared by ``check`` and ``grade``."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+__all__ = [
+    "Outcome",
+    "Tampering",
+    "cell_outcome",
+    "exercise_name",
+    "grade_cells",
+    "locked_cell_changes",
+    "read_notebook",
+]
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def read_notebook(path: Path):
+    """``(notebook, None)``, or ``(None, reason)`` when the file cannot be graded."""
+    path = Path(path)
+    if not path.is_file():
+        return None, "notebook missing"
+    if path.stat().st_size == 0:
+        return None, "empty file"
+    try:
+        nb = nbformat.read(path, as_version=4)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        return None, f"not valid notebook JSON ({type(error).__name__})"
+    except Exception as error:  # noqa: BLE001 - nbformat raises many kinds; report, never crash
+        return None, f"not a readable notebook ({type(error).__name__}: {str(error)[:80]})"
+    if not isinstance(nb.get("cells"), list):
+        return None, "not a notebook (no cells)"
+    return nb, None
+
+
+def _nbgrader(cell) -> dict:
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    return meta if isinstance(meta, dict) else {}
+
+
+def grade_cells(nb) -> list:
+    """The cells nbgrader awards points for (autograded tests and manually graded answers)."""
+    return [cell for cell in nb.cells if _nbgrader(cell).get("grade")]
+
+
+def exercise_name(grade_id: str) -> str:
+    """``test_relu_np`` -> ``relu_np``: test cells are named after the exercise they test."""
+    return grade_id[5:] if grade_id.startswith("test_") else grade_id
+
+
+def is_autograded_test(cell) -> bool:
+    meta = _nbgrader(cell)
+    return bool(meta.get("grade")) and not meta.get("solution") and cell.cell_type == "code"
+
+
+@dataclass
+class Outcome:
+    passed: bool
+    message: str  # one line for a table
+
+
+def _first_line(text: str) -> str:
+    for line in _ANSI.sub("", text).splitlines():
+        if line.strip():
+            return line.strip()
+    return ""
+
+
+def cell_outcome(cell, timeout_names=("CellTimeoutError",)) -> Outcome:
+    """Pass/fail of an executed test cell, and the first line of what it said.
+
+    Unlike nbgrader's default, output on stderr (warnings, TensorFlow logs) is not a failure.
+    """
+    for output in cell.get("outputs", []):
+        if output.get("output_type") == "error":
+            name, value = output.get("ename", "Error"), _first_line(output.get("evalue", ""))
+            if name in timeout_names:
+                return Outcome(False, "time limit reached (cell interrupted)")
+            if name in ("CheckFailed", "AssertionError") and value:
+                return Outcome(False, value.lstrip("✗ "))
+            return Outcome(False, f"{name}: {value}" if value else name)
+    for output in cell.get("outputs", []):
+        if output.get("output_type") == "stream" and output.get("name") == "stdout":
+            line = _first_line(output.get("text", ""))
+            if line:
+                return Outcome(True, line)
+    return Outcome(True, "passed")
+
+
+@dataclass
+class Tampering:
+    grade_id: str
+    change: str  # "deleted", "edited", "metadata stripped", "points changed"
+
+    def __str__(self) -> str:
+        return f"{self.grade_id}: {self.change}"
+
+
+def locked_cell_changes(submitted, release) -> list[Tampering]:
+    """Locked cells of ``release`` that the submission deleted, edited or un-marked.
+
+    Compared by grade id and source (whitespace at the ends ignored), so the comparison
+    does not depend on nbgrader's checksum, which hidden tests change.
+    """
+    found = []
+    by_id = {}
+    for cell in submitted.cells:
+        grade_id = _nbgrader(cell).get("grade_id")
+        if grade_id:
+            by_id[grade_id] = cell
+    for cell in release.cells:
+        meta = _nbgrader(cell)
+        if not meta.get("locked") or not meta.get("grade_id"):
+            continue
+        grade_id = meta["grade_id"]
+        theirs = by_id.get(grade_id)
+        if theirs is None:
+            same_source = any(c.source.strip() == cell.source.strip() for c in submitted.cells)
+            found.append(Tampering(grade_id, "metadata stripped" if same_source else "deleted"))
+            continue
+        if theirs.source.strip() != cell.source.strip():
+            found.append(Tampering(grade_id, "edited"))
+        if meta.get("grade") and _nbgrader(theirs).get("points") != meta.get("points"):
+            found.append(Tampering(grade_id, "points changed"))
+    return found
