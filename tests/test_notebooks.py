@@ -1,0 +1,230 @@
+"""The notebooks as a course: structure, release in sync, solutions pass, stubs fail, claims.
+
+Discovers every assignment in solutions/, so a new notebook is covered without editing
+this file. nbval runs the same solution notebooks separately (pytest collects
+``solutions/`` with ``--nbval-lax``; see pyproject.toml).
+"""
+
+from __future__ import annotations
+
+import filecmp
+import json
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from relu_course.checks import EXERCISES
+from relu_course.course import assignments, canonical, course_root, release_notebook, solution_notebook
+from relu_course.ledger import read_claims
+
+ROOT = course_root(Path(__file__).parent)
+ASSIGNMENTS = assignments(ROOT)
+
+# COURSE.md's claims ledger: ids each notebook must record (at least).
+REQUIRED_CLAIMS = {
+    "02_vanishing_gradients": {"max_sigmoid_grad", "max_tanh_grad", "sigmoid_grad_ratio_depth10",
+                               "tanh_grad_ratio_depth10", "relu_grad_ratio_depth10"},
+    "03_sparsity": {"zero_fraction_he_init", "trained_sparsity", "l1_sparsity_gain",
+                    "sparse_speedup_50", "sparse_speedup_99"},
+    "04_dead_neurons": {"dead_fraction_init_3x256", "dead_fraction_init_20x4", "born_dead_w2_d2",
+                        "born_dead_w2_d10", "dead_fraction_high_lr", "dead_fraction_low_lr"},
+    "05_he_init": {"rms_depth30_he", "rms_depth30_xavier", "loss_depth30_xavier",
+                   "loss_depth30_he"},
+    "06_batch_norm": {"bn_epochs_speedup", "bn_high_lr_val_accuracy",
+                      "no_bn_high_lr_val_accuracy"},
+}
+
+# Which exercises (COURSE.md names) each notebook grades.
+MODULE_OF_NOTEBOOK = {
+    "00_welcome": "welcome", "01_relu": "relu", "02_vanishing_gradients": "vanishing_gradients",
+    "03_sparsity": "sparsity", "04_dead_neurons": "dead_neurons", "05_he_init": "he_init",
+    "06_batch_norm": "batch_norm", "07_capstone": "capstone",
+}
+
+
+def _nb(path: Path):
+    return nbformat.read(path, as_version=4)
+
+
+def _meta(cell) -> dict:
+    return cell.get("metadata", {}).get("nbgrader", {})
+
+
+def _is_answer(cell) -> bool:
+    m = _meta(cell)
+    return cell.cell_type == "code" and m.get("solution") and not m.get("grade")
+
+
+def _is_test(cell) -> bool:
+    m = _meta(cell)
+    return cell.cell_type == "code" and m.get("grade") and not m.get("solution")
+
+
+def test_every_course_notebook_exists():
+    assert ASSIGNMENTS[:2] == ["00_welcome", "01_relu"]
+    assert set(ASSIGNMENTS) <= set(MODULE_OF_NOTEBOOK), "unknown notebook: add it to the tables"
+
+
+@pytest.fixture(params=ASSIGNMENTS)
+def assignment(request) -> str:
+    return request.param
+
+
+# ------------------------------------------------------------------ structure
+def test_source_is_canonical(assignment):
+    """No outputs, no execution counts, the course kernel, stable ids (run `relu-course format`)."""
+    path = solution_notebook(assignment, ROOT)
+    nb = _nb(path)
+    nbformat.validate(nb)
+    assert nb == canonical(nb), f"{path} is not canonical: run `relu-course format {assignment}`"
+
+
+def test_common_outline(assignment):
+    nb = _nb(solution_notebook(assignment, ROOT))
+    first = nb.cells[0]
+    assert first.cell_type == "markdown"
+    assert first.source.startswith(f"# {assignment[:2]} — "), "title: '# NN — Title'"
+    text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    for heading in ("## Learning objectives", "## Setup", "## Summary", "## Further reading"):
+        assert re.search(rf"^{re.escape(heading)}", text, re.M), f"missing {heading!r}"
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    setup = code[0].source
+    assert setup.startswith("from relu_course.notebook import setup_notebook")
+    assert f'setup_notebook("{assignment}"' in setup
+    before_setup = setup.split("setup_notebook(", 2)
+    assert "import tensorflow" not in before_setup[0] and "import keras" not in before_setup[0]
+    for cell in code:
+        assert "import *" not in cell.source, "no star imports"
+        assert "sys.path" not in cell.source, "no sys.path edits"
+
+
+def test_grade_ids_unique_and_markers_balanced(assignment):
+    nb = _nb(solution_notebook(assignment, ROOT))
+    ids = [_meta(c)["grade_id"] for c in nb.cells if _meta(c)]
+    assert len(ids) == len(set(ids)), f"duplicate grade ids: {ids}"
+    for cell in nb.cells:
+        m = _meta(cell)
+        if m:
+            assert m.get("schema_version") == 3
+            assert re.fullmatch(r"[a-z][A-Za-z0-9_]*", m["grade_id"]), m["grade_id"]
+        for marker in ("SOLUTION", "HIDDEN TESTS"):
+            begins = cell.source.count(f"### BEGIN {marker}")
+            ends = cell.source.count(f"### END {marker}")
+            assert begins == ends <= 1, f"unbalanced {marker} markers in {m.get('grade_id')}"
+        if "### BEGIN SOLUTION" in cell.source:
+            assert m.get("solution"), "solution markers outside a solution cell"
+        if "### BEGIN HIDDEN TESTS" in cell.source:
+            assert _is_test(cell), "hidden tests outside a test cell"
+
+
+def test_each_exercise_has_answer_then_visible_and_hidden_tests(assignment):
+    nb = _nb(solution_notebook(assignment, ROOT))
+    expected = [n for n, module in EXERCISES.items() if module == MODULE_OF_NOTEBOOK[assignment]]
+    answers = [i for i, c in enumerate(nb.cells) if _is_answer(c)]
+    names = [_meta(nb.cells[i])["grade_id"] for i in answers]
+    assert sorted(names) == sorted(expected), "answer cells must match COURSE.md's exercises"
+    for i in answers:
+        name = _meta(nb.cells[i])["grade_id"]
+        source = nb.cells[i].source
+        assert re.search(rf"^(def|class) {name}\b", source, re.M), f"{name}: signature kept"
+        assert '"""' in source.split("### BEGIN SOLUTION")[0], f"{name}: docstring kept"
+        # the next graded cell after the answer is its test cell
+        following = next(c for c in nb.cells[i + 1:] if _meta(c))
+        assert _is_test(following), f"{name}: the answer must be followed by its test cell"
+        test_meta = _meta(following)
+        assert test_meta["grade_id"] == f"test_{name}"
+        assert test_meta.get("locked") and test_meta.get("points", 0) > 0
+        assert following.source.startswith('"""'), "test cells open with a one-line docstring"
+        assert f"check_{name}({name})" in following.source, "the visible self-check"
+        assert "### BEGIN HIDDEN TESTS" in following.source, f"{name}: hidden tests"
+
+
+def test_written_questions_have_mark_schemes(assignment):
+    nb = _nb(solution_notebook(assignment, ROOT))
+    for cell in nb.cells:
+        m = _meta(cell)
+        if cell.cell_type == "markdown" and m.get("grade"):
+            assert m.get("solution") and m.get("points", 0) > 0
+            assert m["grade_id"].startswith("written_")
+            assert "Mark scheme" in cell.source, f"{m['grade_id']}: add a mark scheme"
+
+
+def test_release_has_no_outputs_and_no_solutions(assignment):
+    nb = _nb(release_notebook(assignment, ROOT))
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert not cell.outputs and cell.execution_count is None
+        assert "### BEGIN SOLUTION" not in cell.source
+        assert "### BEGIN HIDDEN TESTS" not in cell.source
+    answers = [c for c in nb.cells if _is_answer(c)]
+    assert all("raise NotImplementedError()" in c.source for c in answers)
+
+
+# ------------------------------------------------------------------ release in sync
+def test_release_folder_holds_exactly_the_assignments():
+    released = sorted(p.name for p in (ROOT / "notebooks").iterdir() if p.is_dir())
+    assert released == ASSIGNMENTS
+    for assignment in ASSIGNMENTS:
+        files = sorted(p.name for p in (ROOT / "notebooks" / assignment).iterdir())
+        assert files == [f"{assignment}.ipynb"], f"only the notebook is released: {files}"
+
+
+def test_release_in_sync_with_solutions(tmp_path):
+    """Regenerating notebooks/ with nbgrader reproduces the committed files byte for byte."""
+    from relu_course.release import generate_release
+
+    generate_release(ROOT, into=tmp_path)
+    for assignment in ASSIGNMENTS:
+        fresh = tmp_path / assignment / f"{assignment}.ipynb"
+        committed = release_notebook(assignment, ROOT)
+        assert filecmp.cmp(fresh, committed, shallow=False), (
+            f"{committed} differs from what nbgrader generates: run `relu-course release`"
+        )
+
+
+def test_non_notebook_files_never_reach_the_release(tmp_path):
+    """A jupytext pairing or data file in solutions/ must not leak into the release."""
+    import shutil
+
+    from relu_course.release import generate_release
+
+    course = tmp_path / "course"
+    (course / "solutions").mkdir(parents=True)
+    shutil.copy(ROOT / "nbgrader_config.py", course)
+    shutil.copytree(ROOT / "solutions" / "00_welcome", course / "solutions" / "00_welcome")
+    leak = course / "solutions" / "00_welcome"
+    (leak / "00_welcome.py").write_text("def add_one(x):\n    return x + 1  # SOLUTION\n")
+    (leak / "notes.md").write_text("answers")
+    generate_release(course)
+    released = sorted(p.name for p in (course / "notebooks" / "00_welcome").iterdir())
+    assert released == ["00_welcome.ipynb"]
+
+
+# ------------------------------------------------------------------ execution
+@pytest.mark.slow
+def test_solution_passes_all_tests_and_claims_hold(assignment, tmp_path, monkeypatch):
+    """nbgrader's Validator (not the CLI, which exits 0 on failure) with hidden tests; every
+    ledger claim recorded while it runs must hold, and COURSE.md's ids must be there."""
+    from nbgrader.validator import Validator
+
+    claims_file = tmp_path / "claims.jsonl"
+    monkeypatch.setenv("RELU_COURSE_CLAIMS", str(claims_file))
+    result = Validator().validate(str(solution_notebook(assignment, ROOT)))
+    assert result == {}, json.dumps(result, indent=1)[:4000]
+    claims = read_claims(claims_file)
+    failing = [c for c in claims if not c["holds"]]
+    assert not failing, f"claims that do not hold: {failing}"
+    assert all(c["notebook"] == assignment for c in claims)
+    missing = REQUIRED_CLAIMS.get(assignment, set()) - {c["id"] for c in claims}
+    assert not missing, f"COURSE.md claims not recorded: {sorted(missing)}"
+
+
+@pytest.mark.slow
+def test_student_stubs_fail_every_test(assignment):
+    """Validator(invert=True) returns {} only when every test cell of the release fails."""
+    from nbgrader.validator import Validator
+
+    result = Validator(invert=True).validate(str(release_notebook(assignment, ROOT)))
+    assert result == {}, json.dumps(result, indent=1)[:4000]

@@ -1,0 +1,373 @@
+"""The relu_course package: layering, import cost, set-up files, references, ledger."""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+import textwrap
+import tomllib
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+import yaml
+
+from relu_course import activations, ledger
+from relu_course.checks import CheckFailed, check_relu_np
+from relu_course.data import load_digits_split
+from relu_course.models import build_mlp
+from relu_course.piecewise import kinks, pattern_changes
+from relu_course.probes import (
+    dead_fraction_per_layer,
+    dead_unit_mask,
+    gradient_norms,
+    hoyer,
+    relu_outputs,
+    zero_fraction,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "relu_course"
+
+# Layer of each top-level module/package: a module may import only from its layer or below.
+LAYERS = {
+    "activations": 0, "data": 0, "piecewise": 0,
+    "runtime": 1, "ledger": 1,
+    "models": 2, "probes": 2, "training": 2,
+    "plots": 3, "experiments": 3,
+    "checks": 4,
+    "course": 5, "release": 5, "notebook": 5, "grading": 5, "cli": 6, "__main__": 6,
+}
+
+
+def _top_level(path: Path) -> str:
+    rel = path.relative_to(PACKAGE)
+    return rel.parts[0].removesuffix(".py")
+
+
+def _imported_course_modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("relu_course."):
+            found.add(node.module.split(".")[1])
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.startswith("relu_course."):
+                    found.add(alias.name.split(".")[1])
+    return found
+
+
+def test_no_module_imports_upward():
+    problems = []
+    for path in PACKAGE.rglob("*.py"):
+        if path.name == "__init__.py" and path.parent == PACKAGE:
+            continue
+        mine = _top_level(path)
+        # topic modules added by later notebooks (e.g. relu_course/sparsity.py) sit at the
+        # Keras-adapter level unless listed
+        my_layer = LAYERS.get(mine, 2)
+        for other in _imported_course_modules(path):
+            if LAYERS.get(other, 2) > my_layer:
+                problems.append(f"{path.relative_to(ROOT)} imports relu_course.{other}")
+    assert not problems, "upward imports:\n" + "\n".join(problems)
+
+
+def test_no_utils_grab_bag_and_no_star_imports():
+    assert not list(PACKAGE.rglob("utils.py"))
+    for path in PACKAGE.rglob("*.py"):
+        assert "import *" not in path.read_text(), path
+
+
+def _modules_after(code: str) -> set[str]:
+    out = subprocess.run([sys.executable, "-c", code + "\nimport sys, json; "
+                          "print(json.dumps(sorted(m.split('.')[0] for m in sys.modules)))"],
+                         capture_output=True, text=True, check=True, cwd=ROOT)
+    return set(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def test_cli_help_does_not_import_tensorflow():
+    code = textwrap.dedent("""
+        import contextlib, io
+        from relu_course.cli import main
+        with contextlib.redirect_stdout(io.StringIO()):
+            try:
+                main(["--help"])
+            except SystemExit:
+                pass
+    """)
+    assert "tensorflow" not in _modules_after(code)
+
+
+def test_importing_the_package_and_checks_is_cheap():
+    loaded = _modules_after("import relu_course, relu_course.checks, relu_course.ledger")
+    assert "tensorflow" not in loaded and "keras" not in loaded
+
+
+def test_cli_help_lists_commands():
+    out = subprocess.run([sys.executable, "-m", "relu_course", "--help"], capture_output=True,
+                         text=True, check=True)
+    for command in ("doctor", "release", "check", "grade"):
+        assert command in out.stdout
+
+
+def test_doctor_reports_the_course():
+    out = subprocess.run([sys.executable, "-m", "relu_course", "doctor"], capture_output=True,
+                         text=True, cwd=ROOT)
+    assert out.returncode == 0, out.stdout + out.stderr
+    for field in ("tensorflow", "keras", "devices", "tf32", "kernel", "course folder"):
+        assert field in out.stdout
+    assert "01_relu" in out.stdout
+
+
+def test_environment_yml_installs_the_project_and_nothing_else():
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    deps = env["dependencies"]
+    pythons = [d for d in deps if isinstance(d, str) and d.startswith("python")]
+    assert pythons == ["python=3.11"] and ">=3.11" in project["requires-python"]
+    conda_packages = [d for d in deps if isinstance(d, str) and not d.startswith("python")]
+    assert conda_packages == ["pip"], "declare dependencies in pyproject.toml, not here"
+    pip = [d for d in deps if isinstance(d, dict)]
+    assert pip == [{"pip": ["-e .[dev]"]}]
+    assert "dev" in project["optional-dependencies"]
+
+
+def test_readme_commands_exist_and_ci_runs_the_test_command():
+    readme = (ROOT / "README.md").read_text()
+    assert "python3 course.py start" in readme
+    assert "python3 course.py test" in readme
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "python3 course.py test" in ci
+
+
+# ------------------------------------------------------------------ NumPy references
+def _tf_reference(name: str, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    t = tf.constant(x)
+    fns = {
+        "relu": tf.nn.relu,
+        "leaky_relu": lambda v: tf.nn.leaky_relu(v, alpha=0.01),
+        "elu": tf.nn.elu,
+        "gelu": lambda v: tf.nn.gelu(v, approximate=False),
+        "softplus": tf.nn.softplus,
+        "sigmoid": tf.sigmoid,
+        "tanh": tf.tanh,
+    }
+    with tf.GradientTape() as tape:
+        tape.watch(t)
+        y = fns[name](t)
+    return y.numpy(), tape.gradient(y, t).numpy()
+
+
+@pytest.mark.parametrize("name", sorted(activations.ACTIVATIONS))
+def test_activations_and_derivatives_match_tensorflow(name):
+    x = np.concatenate([np.random.default_rng(1).normal(scale=4, size=500), [0.0, -30, 30]])
+    x_before = x.copy()
+    value, grad = _tf_reference(name, x)
+    np.testing.assert_allclose(activations.ACTIVATIONS[name](x), value, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(activations.DERIVATIVES[name](x), grad, rtol=1e-6, atol=1e-7)
+    np.testing.assert_array_equal(x, x_before)  # inputs never mutated
+
+
+@pytest.mark.parametrize("name", sorted(activations.ACTIVATIONS))
+def test_activations_keep_float_dtype(name):
+    for dtype in (np.float32, np.float64):
+        x = np.linspace(-3, 3, 7, dtype=dtype)
+        assert activations.ACTIVATIONS[name](x).dtype == dtype
+        assert activations.DERIVATIVES[name](x).dtype == dtype
+
+
+def test_derivative_maxima():
+    x = np.linspace(-10, 10, 20001)
+    assert activations.sigmoid_grad(x).max() == 0.25
+    assert activations.tanh_grad(x).max() == 1.0
+
+
+# ------------------------------------------------------------------ data, models, probes
+def test_digits_split_is_standardised_and_deterministic():
+    a, b = load_digits_split(), load_digits_split()
+    np.testing.assert_array_equal(a.x_train, b.x_train)
+    assert a.x_train.dtype == np.float32 and a.y_train.dtype == np.int32
+    assert a.num_features == 64 and a.num_classes == 10
+    assert len(a.x_train) + len(a.x_val) == 1797
+    np.testing.assert_allclose(a.x_train.mean(axis=0), 0, atol=1e-5)
+
+
+@pytest.mark.parametrize("order", [None, "before", "after"])
+def test_build_mlp_layer_order(order):
+    model = build_mlp(2, 8, batch_norm=order)
+    kinds = [type(layer).__name__ for layer in model.layers]
+    block = {None: ["Dense", "ReLU"], "before": ["Dense", "BatchNormalization", "ReLU"],
+             "after": ["Dense", "ReLU", "BatchNormalization"]}[order]
+    assert kinds == block * 2 + ["Dense"]
+    assert model.layers[0].use_bias == (order != "before")
+
+
+def test_build_mlp_names_keras_traps():
+    leaky = build_mlp(1, 4, "leaky_relu").get_layer("act_1")
+    assert leaky.get_config()["negative_slope"] == pytest.approx(0.01)  # not Keras's 0.3
+    prelu = build_mlp(1, 4, "prelu").get_layer("act_1")
+    assert np.allclose(prelu.get_weights()[0], 0.25)  # He et al., not Keras's 0
+    assert build_mlp(1, 4, bn_momentum=0.9, batch_norm="after").get_layer("bn_1").momentum == 0.9
+
+
+def test_relu_outputs_finds_relu_layers_and_dense_relu():
+    inputs = keras.Input((5,))
+    h = keras.layers.Dense(4, activation="relu", name="dense_relu")(inputs)
+    h = keras.layers.Dense(4, name="plain")(h)
+    h = keras.layers.ReLU(name="relu_layer")(h)
+    h = keras.layers.LeakyReLU(name="leaky")(h)
+    h = keras.layers.Activation("relu", name="act_relu")(h)
+    model = keras.Model(inputs, keras.layers.Dense(2)(h))
+    x = np.random.default_rng(0).normal(size=(6, 5)).astype(np.float32)
+    outputs = relu_outputs(model, x)
+    assert list(outputs) == ["dense_relu", "relu_layer", "act_relu"]
+    manual = tf.nn.relu(model.get_layer("plain")(model.get_layer("dense_relu")(x))).numpy()
+    np.testing.assert_allclose(outputs["relu_layer"], manual, rtol=1e-6)
+
+
+def test_gradient_norms_match_a_hand_written_tape():
+    model = build_mlp(3, 16, "tanh")
+    x = np.random.default_rng(0).normal(size=(32, 64)).astype(np.float32)
+    y = np.arange(32) % 10
+    norms = gradient_norms(model, x, y)
+    kernels = [layer.kernel for layer in model.layers if isinstance(layer, keras.layers.Dense)]
+    with tf.GradientTape() as tape:
+        logits = model(x)
+        loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(y, logits))
+    expected = [float(tf.norm(g)) for g in tape.gradient(loss, kernels)]
+    np.testing.assert_allclose(norms, expected, rtol=1e-5)
+    assert len(norms) == 4
+
+
+def test_zero_and_dead_unit_measures():
+    a = np.array([[0.0, 1.0, 0.0], [0.0, 0.0, 2.0]])
+    assert zero_fraction(a) == pytest.approx(4 / 6)
+    np.testing.assert_array_equal(dead_unit_mask(a), [True, False, False])
+    assert zero_fraction(np.array([-1.0, 1e-9])) == 0.0
+
+
+def test_dead_fraction_per_layer_with_a_killed_unit():
+    model = build_mlp(1, 4, input_dim=3, num_classes=2)
+    dense = model.get_layer("dense_1")
+    kernel, bias = dense.get_weights()
+    bias[0] = -1e6  # unit 0 can never switch on
+    dense.set_weights([kernel, bias])
+    x = np.random.default_rng(0).normal(size=(50, 3)).astype(np.float32)
+    fractions = dead_fraction_per_layer(model, x)
+    assert list(fractions) == ["act_1"] and fractions["act_1"] >= 0.25
+
+
+def test_hoyer_extremes():
+    assert hoyer(np.ones(10)) == pytest.approx(0.0)
+    assert hoyer(np.eye(10)[3]) == pytest.approx(1.0)
+    with pytest.raises(ValueError):
+        hoyer(np.zeros(5))
+
+
+def test_kinks_and_pattern_changes_of_a_hat():
+    x = np.linspace(-3, 3, 601)
+    y = np.maximum(0, 1 - np.abs(x))
+    np.testing.assert_allclose(kinks(x, y), [-1, 0, 1], atol=0.011)
+    units = np.stack([x + 1, x, x - 1], axis=1) > 0
+    assert len(pattern_changes(units)) == 3
+
+
+# ------------------------------------------------------------------ ledger
+def test_claim_prints_one_line_and_appends_json(tmp_path, monkeypatch, capsys):
+    path = tmp_path / "claims.jsonl"
+    monkeypatch.setenv("RELU_COURSE_CLAIMS", str(path))
+    held = ledger.claim("x_small", 0.5, expect=(None, 1.0), source="Paper 2020, Fig. 1",
+                        notebook="99_test")
+    failed = ledger.claim("x_big", 3.0, expect=(0, 1), source="Paper 2020")
+    nan = ledger.claim("x_nan", float("nan"), expect=(None, 1), source="Paper 2020")
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 3 and "holds" in lines[0] and "NOT" in lines[1]
+    assert held.holds and not failed.holds and not nan.holds
+    records = ledger.read_claims(path)
+    assert [r["id"] for r in records] == ["x_small", "x_big", "x_nan"]
+    assert set(records[0]) >= {"id", "value", "expect", "holds", "source", "notebook"}
+    assert records[0]["notebook"] == "99_test" and records[0]["expect"] == [None, 1.0]
+
+
+def test_claim_rejects_bad_ranges():
+    with pytest.raises(ValueError):
+        ledger.claim("bad", 1.0, expect=(None, None), source="s")
+    with pytest.raises(ValueError):
+        ledger.claim("bad", 1.0, expect=1.0, source="s")
+
+
+# ------------------------------------------------------------------ checks framework
+MULTI_DEVICE_SCRIPT = textwrap.dedent("""
+    import os
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    import numpy as np
+    import tensorflow as tf
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(
+        cpu, [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()])
+    from relu_course.checks import CheckFailed, check_relu_np, check_relu_tf
+    seen = set()
+    def spy(x):
+        seen.add(tf.constant(0.0).device.split("device:")[-1])
+        return np.maximum(x, 0)
+    check_relu_np(spy)
+    print("SEEN", sorted(seen))
+    def broken_on_second(x):
+        if tf.constant(0.0).device.endswith("CPU:1"):
+            return tf.abs(x)
+        return tf.nn.relu(x)
+    try:
+        check_relu_tf(broken_on_second)
+    except CheckFailed as failure:
+        print("FAILED", str(failure).splitlines()[0])
+""")
+
+
+def test_checks_run_on_every_logical_device():
+    """Without a GPU: split the CPU into two logical devices; the check must use both."""
+    out = subprocess.run([sys.executable, "-c", MULTI_DEVICE_SCRIPT], capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "SEEN ['CPU:0', 'CPU:1']" in out.stdout
+    assert "[on CPU:1]" in out.stdout and "passed" in out.stdout
+
+
+def test_check_restores_alarm_and_tf32_state():
+    import signal
+
+    before = signal.getsignal(signal.SIGALRM)
+    tf32 = tf.config.experimental.tensor_float_32_execution_enabled()
+    check_relu_np(lambda x: np.maximum(x, 0))
+    with pytest.raises(CheckFailed):
+        check_relu_np(np.abs)
+    assert signal.getsignal(signal.SIGALRM) is before
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+    assert tf.config.experimental.tensor_float_32_execution_enabled() == tf32
+
+
+def test_check_is_an_assertion_error():
+    assert issubclass(CheckFailed, AssertionError)
+
+
+def test_failed_check_shows_a_message_not_a_traceback_in_a_kernel():
+    """In the course kernel a failed check displays only its message (no hidden test code)."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell('from relu_course.notebook import setup_notebook\n'
+                                  'rng = setup_notebook("99_test", report=False)'),
+        nbformat.v4.new_code_cell("import numpy as np\nfrom relu_course.checks import "
+                                  "check_relu_np\nSECRET_HIDDEN = 1\ncheck_relu_np(np.abs)"),
+    ]
+    NotebookClient(nb, kernel_name="relu-course", allow_errors=True, timeout=120).execute()
+    error = next(o for o in nb.cells[1].outputs if o.output_type == "error")
+    assert error.ename == "CheckFailed"
+    shown = "\n".join(error.traceback)
+    assert "|x|" in shown and "SECRET_HIDDEN" not in shown and "Traceback" not in shown
