@@ -1,0 +1,134 @@
+"""Benchmark table: notebook execution time, self-check latency, grading throughput.
+
+    .venv/bin/python benchmarks/run.py [--notebooks 01_relu ...] [--repeats 5] [--no-grading]
+
+Each solution notebook runs top to bottom in a fresh `relu-course` kernel (kernel start
+included), one after another, against the 60 s budget; then, in that same kernel, every
+self-check of the notebook is re-run ``--repeats`` times on the solution to time it.
+Not a test: it prints a table (and ``--markdown`` prints it as Markdown for the README).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BUDGET_S = 60.0
+CURRICULUM_BUDGET_S = 360.0
+
+TIMING_CELL = """
+import json as _json, time as _time
+import relu_course.checks as _checks
+_latency = {{}}
+for _name, _module in _checks.EXERCISES.items():
+    if _name in globals():
+        _times = []
+        for _ in range({repeats}):
+            _start = _time.perf_counter()
+            getattr(_checks, "check_" + _name)(globals()[_name])
+            _times.append(_time.perf_counter() - _start)
+        _latency[_name] = _times
+print("CHECK-LATENCY " + _json.dumps(_latency))
+"""
+
+
+def run_notebook(assignment: str, repeats: int) -> tuple[float, dict[str, list[float]], int]:
+    import nbformat
+    from nbclient import NotebookClient
+
+    from relu_course.course import solution_notebook
+
+    path = solution_notebook(assignment, ROOT)
+    nb = nbformat.read(path, as_version=4)
+    original = len(nb.cells)
+    if repeats:
+        nb.cells.append(nbformat.v4.new_code_cell(TIMING_CELL.format(repeats=repeats)))
+    client = NotebookClient(nb, kernel_name="relu-course", timeout=600, allow_errors=True,
+                            resources={"metadata": {"path": str(path.parent)}})
+    start = time.perf_counter()
+    elapsed = 0.0
+    with client.setup_kernel():  # kernel start counts toward the notebook's time
+        for index, cell in enumerate(nb.cells):
+            client.execute_cell(cell, index)
+            if index == original - 1:
+                elapsed = time.perf_counter() - start
+    errors = sum(1 for c in nb.cells[:original] if c.cell_type == "code"
+                 for o in c.outputs if o.output_type == "error")
+    latency: dict[str, list[float]] = {}
+    for output in nb.cells[-1].outputs if repeats else []:
+        for line in output.get("text", "").splitlines():
+            if line.startswith("CHECK-LATENCY "):
+                latency = json.loads(line.removeprefix("CHECK-LATENCY "))
+    return elapsed, latency, errors
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--notebooks", nargs="*", help="assignment ids (default: all)")
+    parser.add_argument("--repeats", type=int, default=5, help="timed runs per check")
+    parser.add_argument("--no-grading", action="store_true", help="skip grading throughput")
+    parser.add_argument("--markdown", action="store_true", help="print Markdown tables")
+    args = parser.parse_args(argv)
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    from relu_course.course import assignments
+
+    names = args.notebooks or assignments(ROOT)
+    rows, check_rows, total = [], [], 0.0
+    for name in names:
+        elapsed, latency, errors = run_notebook(name, args.repeats)
+        total += elapsed
+        status = "ok" if elapsed <= BUDGET_S and not errors else (
+            f"{errors} errors" if errors else "OVER BUDGET")
+        rows.append((name, f"{elapsed:.1f}", f"{BUDGET_S:.0f}", status))
+        for check, times in latency.items():
+            check_rows.append((f"check_{check}", name, f"{statistics.median(times):.3f}",
+                               f"{max(times):.3f}", str(len(times))))
+        print(f"  ran {name}: {elapsed:.1f} s", file=sys.stderr, flush=True)
+    if len(names) > 1:
+        rows.append(("total", f"{total:.1f}", f"{CURRICULUM_BUDGET_S:.0f}",
+                     "ok" if total <= CURRICULUM_BUDGET_S else "OVER BUDGET"))
+
+    tables = [(f"Notebook execution ({os.cpu_count()} cores, fresh kernel each)",
+               ("notebook", "wall s", "budget s", "status"), rows),
+              ("Self-check latency on the solutions",
+               ("check", "notebook", "median s", "max s", "runs"), check_rows)]
+    if not args.no_grading:
+        sys.path.insert(0, str(Path(__file__).parent))
+        try:
+            import grading_throughput  # noqa: PLC0415 - optional sibling script
+        except ImportError:
+            grading_throughput = None
+        if grading_throughput is not None:
+            results = grading_throughput.measure()
+            tables.append(("Grading throughput (relu-course grade)",
+                           tuple(results[0].keys()) if results else ("jobs",),
+                           [tuple(str(v) for v in r.values()) for r in results]))
+    for title, header, body in tables:
+        print(_table(title, header, body, markdown=args.markdown))
+    return 0
+
+
+def _table(title: str, header: tuple, body: list[tuple], markdown: bool) -> str:
+    if markdown:
+        lines = [f"**{title}**", "", "| " + " | ".join(header) + " |",
+                 "|" + "---|" * len(header)]
+        lines += ["| " + " | ".join(row) + " |" for row in body]
+        return "\n".join(lines) + "\n"
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *body, strict=False)]
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    lines = [title, fmt.format(*header), fmt.format(*("-" * w for w in widths))]
+    lines += [fmt.format(*row) for row in body]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
