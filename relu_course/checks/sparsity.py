@@ -1,0 +1,334 @@
+"""Checks for notebook 03 (sparsity): activation_sparsity, relu_activations, hoyer_sparsity,
+skippable_macs."""
+
+from __future__ import annotations
+
+import contextlib
+import numbers
+import warnings
+
+import numpy as np
+
+from relu_course.checks._framework import Check, describe
+
+__all__ = [
+    "check_activation_sparsity",
+    "check_hoyer_sparsity",
+    "check_relu_activations",
+    "check_skippable_macs",
+]
+
+
+def _expect_number(check: Check, got, on: str, what: str = "a Python float") -> float:
+    """A real number (Python or NumPy scalar, not a tensor, array or bool); returns a float."""
+    if got is None:
+        check.fail(f"{check.name} returned None", on=on, hint="did you forget `return`?")
+    if isinstance(got, bool | np.bool_):
+        check.fail(f"{check.name} returned a boolean", on=on, got=got, hint=f"return {what}")
+    if isinstance(got, numbers.Real):
+        return float(got)
+    if isinstance(got, np.ndarray) and got.shape == ():
+        return float(got)
+    check.fail(f"{check.name} returned {type(got).__module__}.{type(got).__name__}, not a number",
+               on=on, got=got, hint="convert a one-number result with float(...)")
+
+
+@contextlib.contextmanager
+def _quiet_keras():
+    """Keras warns (UserWarning, on stderr) when a probe model built from ``model.inputs``
+    gets a bare tensor; harmless here, and a test cell must not write to stderr."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        yield
+
+
+# ---------------------------------------------------------------- activation_sparsity
+def _activation_arrays(rng: np.random.Generator):
+    """ReLU-like arrays with exact zeros, tiny positives, and (some) negatives, several shapes."""
+    import tensorflow as tf
+
+    shapes = [(int(rng.integers(50, 200)),), (int(rng.integers(5, 30)), int(rng.integers(5, 30))),
+              (3, int(rng.integers(2, 6)), int(rng.integers(2, 6)))]
+    for i, shape in enumerate(shapes):
+        a = np.maximum(rng.normal(size=shape), 0)
+        n = a.size
+        tiny = rng.choice(n, size=max(2, n // 8), replace=False)
+        a.ravel()[tiny] = rng.choice([1e-7, 1e-12, 1e-30, 5e-4], size=tiny.size)
+        if i != 1:  # leaky-style negatives too: they are not zeros
+            neg = rng.choice(n, size=max(2, n // 6), replace=False)
+            a.ravel()[neg] = -rng.uniform(1e-3, 1.0, size=neg.size)
+        a.ravel()[0] = 0.0
+        dtype = ("float32", "float64", "float32")[i]
+        yield a.astype(dtype), f"a NumPy array {describe(a.astype(dtype))}"
+    t = tf.nn.relu(tf.constant(rng.normal(size=(8, 16)).astype(np.float32)))
+    yield t, f"a tf.Tensor of shape {tuple(t.shape)} (a ReLU output)"
+    yield np.zeros((4, 5), np.float32), "an all-zero array of shape (4, 5)"
+    yield np.ones((6,), np.float64) * 0.25, "a constant array of 0.25s, shape (6,)"
+
+
+def check_activation_sparsity(activation_sparsity) -> None:
+    """The fraction (0–1) of entries that are exactly 0, for arrays and tensors of any shape."""
+    check = Check("activation_sparsity", activation_sparsity)
+    for _ in check.devices():
+        for a, on in _activation_arrays(check.rng):
+            values = np.asarray(a)
+            expected = float(np.mean(values == 0))
+            got = _expect_number(check, check.call(a, on=on), on)
+            if np.isclose(got, expected, rtol=1e-9, atol=1e-12):
+                continue
+            if np.isclose(got, 100 * expected) and expected > 0:
+                hint = "this is a percentage; return a fraction between 0 and 1"
+            elif np.isclose(got, 1 - expected):
+                hint = "this is the fraction of non-zeros"
+            elif np.isclose(got, float(np.mean(values <= 0))):
+                hint = "negative values were counted too: count only entries that are exactly 0"
+            elif np.isclose(got, float(np.mean(np.abs(values) < 1e-3))) or np.isclose(
+                    got, float(np.mean(np.abs(values) < 1e-6))) or got > expected:
+                hint = ("tiny non-zero values (1e-7, 1e-30) were counted as zeros: a skipped "
+                        "multiplication needs an exact 0, use a == 0")
+            else:
+                hint = "divide the number of exact zeros by the total number of entries (a.size)"
+            check.fail("activation_sparsity gives a wrong fraction", on=on,
+                       expected=f"{expected:.6g}", got=f"{got:.6g}", hint=hint)
+    check.passed("arrays and tensors, negatives and tiny values are not zeros")
+
+
+# ---------------------------------------------------------------- relu_activations
+def _probe_models(rng: np.random.Generator):
+    """Random Keras models mixing Dense(relu), Dense + ReLU layer, Activation('relu') with
+    layers that are not ReLUs (tanh, LeakyReLU, linear Dense, Dropout)."""
+    import keras
+    from keras import layers
+
+    dim = int(rng.integers(3, 9))
+
+    def w():
+        return int(rng.integers(4, 12))
+
+    def init():
+        return keras.initializers.GlorotUniform(seed=int(rng.integers(2**31)))
+
+    sequential = keras.Sequential([
+        keras.Input((dim,)),
+        layers.Dense(w(), activation="relu", kernel_initializer=init(), name="hidden_a"),
+        layers.Dense(w(), activation="tanh", kernel_initializer=init(), name="squash"),
+        layers.Dense(w(), kernel_initializer=init(), name="pre"),
+        layers.ReLU(name="relu_layer"),
+        layers.Dropout(0.3, name="drop"),
+        layers.Dense(w(), kernel_initializer=init(), name="pre_leaky"),
+        layers.LeakyReLU(negative_slope=0.1, name="leaky"),
+        layers.Dense(w(), kernel_initializer=init(), bias_initializer="random_normal",
+                     name="pre_act"),
+        layers.Activation("relu", name="act_relu"),
+        layers.Dense(3, kernel_initializer=init(), name="out"),
+    ])
+    yield sequential, dim, ("a Sequential model: Dense(relu) → Dense(tanh) → Dense → ReLU() → "
+                            "Dropout → Dense → LeakyReLU → Dense → Activation('relu') → Dense")
+    inputs = keras.Input((dim,))
+    h = layers.Dense(w(), kernel_initializer=init(), name="f_dense")(inputs)
+    h = layers.ReLU(name="f_relu")(h)
+    h = layers.Dense(w(), activation="sigmoid", kernel_initializer=init(), name="f_sigmoid")(h)
+    h = layers.Dense(w(), activation="relu", kernel_initializer=init(),
+                     bias_initializer="random_normal", name="f_dense_relu")(h)
+    outputs = layers.Dense(2, kernel_initializer=init(), name="f_out")(h)
+    yield keras.Model(inputs, outputs), dim, ("a functional model: Dense → ReLU() → "
+                                              "Dense(sigmoid) → Dense(relu) → Dense")
+    from relu_course.models import build_mlp
+
+    depth = int(rng.integers(1, 4))
+    yield (build_mlp(depth, w(), "relu", input_dim=dim, num_classes=3,
+                     kernel_initializer=init), dim,
+           f"build_mlp({depth}, …, 'relu'): Dense → ReLU() blocks")
+
+
+def check_relu_activations(relu_activations) -> None:
+    """{layer name: ReLU output on x} for every plain ReLU of the model, in model order."""
+    from relu_course.probes import relu_layers, relu_outputs
+
+    check = Check("relu_activations", relu_activations)
+    for _ in check.devices():
+        for model, dim, about in _probe_models(check.rng):
+            x = check.rng.normal(size=(int(check.rng.integers(5, 30)), dim)).astype(np.float32)
+            on = f"{about}; x of shape {x.shape}"
+            with _quiet_keras():
+                expected = relu_outputs(model, x)
+                got = check.call(model, x, on=on)
+            if not isinstance(got, dict):
+                check.fail(f"relu_activations returned {describe(got)}, not a dict", on=on,
+                           hint="return {layer.name: output array} for each ReLU layer")
+            names = list(expected)
+            if list(got) != names:
+                all_names = [layer.name for layer in model.layers]
+                extra = [k for k in got if k not in names]
+                missing = [k for k in names if k not in got]
+                if extra and all(k in all_names for k in extra):
+                    hint = (f"{extra} are not plain ReLUs: keep only layers.ReLU(), "
+                            "Activation('relu') and Dense(..., activation='relu') (check "
+                            "layer.activation.__name__ == 'relu'; LeakyReLU, tanh and linear "
+                            "layers do not count)")
+                elif missing and any(hasattr(model.get_layer(k), "units") for k in missing):
+                    hint = (f"{missing} are missing: a Dense(..., activation='relu') layer is a "
+                            "ReLU too (its activation attribute is keras.activations.relu)")
+                elif missing:
+                    hint = f"{missing} are missing: include every plain ReLU layer"
+                elif sorted(got) == sorted(names):
+                    hint = "the keys are out of order: follow model.layers (input side first)"
+                else:
+                    hint = "key the dict by layer.name"
+                check.fail("relu_activations returned the wrong layers", on=on,
+                           expected=str(names), got=str(list(got)), hint=hint)
+            for layer in relu_layers(model):
+                value = got[layer.name]
+                if not isinstance(value, np.ndarray):
+                    check.fail(f"the value for {layer.name!r} is {type(value).__module__}."
+                               f"{type(value).__name__}, not a NumPy array", on=on,
+                               hint="convert each output with np.asarray(...) or .numpy()")
+                want = expected[layer.name]
+                if value.shape != want.shape:
+                    check.fail(f"the output of {layer.name!r} has shape {value.shape}, expected "
+                               f"{want.shape}", on=on,
+                               hint="return the layer's whole output on the batch x")
+                if not np.allclose(value, want, rtol=1e-5, atol=1e-6):
+                    hint = ("these values include negatives: they are the pre-activations (the "
+                            "input of the ReLU); return the ReLU's output"
+                            if (value < 0).any() else
+                            "use the model's own layers on x in inference mode, e.g. "
+                            "keras.Model(model.inputs, [l.output for l in relu_layers])")
+                    check.fail(f"the output of {layer.name!r} is wrong", on=on,
+                               expected=want, got=value, hint=hint)
+    check.passed("Sequential and functional models; Dense(relu), ReLU() and "
+                 "Activation('relu') found, LeakyReLU/tanh/linear left out, in model order")
+
+
+# ---------------------------------------------------------------- hoyer_sparsity
+def _hoyer(v: np.ndarray) -> float:
+    from relu_course.probes import hoyer
+
+    return hoyer(v)
+
+
+def check_hoyer_sparsity(hoyer_sparsity) -> None:
+    """(√n − ‖v‖₁/‖v‖₂)/(√n − 1): 0 for constant vectors, 1 for one-hot, vs a reference."""
+    check = Check("hoyer_sparsity", hoyer_sparsity)
+    rng = check.rng
+    n = int(rng.integers(5, 200))
+    one_hot = np.zeros(n)
+    one_hot[rng.integers(n)] = rng.uniform(0.5, 3)
+    relu_like = np.maximum(rng.normal(size=int(rng.integers(20, 300))), 0)
+    relu_like[0] = 1.0
+    cases = [
+        (np.full(n, rng.uniform(0.1, 5.0)), "a constant vector"),
+        (one_hot, "a one-hot vector"),
+        (-one_hot, "a negative one-hot vector"),
+        (relu_like.astype(np.float32), "a ReLU output (half zeros), float32"),
+        (rng.normal(size=int(rng.integers(20, 300))), "a Gaussian vector (negatives included)"),
+        (np.exp(rng.normal(scale=3, size=int(rng.integers(20, 100)))), "a heavy-tailed vector"),
+        (np.array([rng.uniform(1, 2), 0.0]), "a 2-entry vector [a, 0]"),
+    ]
+    for _ in check.devices():
+        for v, about in cases:
+            on = f"{about}: {describe(v)}"
+            expected = _hoyer(v)
+            got = _expect_number(check, check.call(v, on=on), on)
+            if np.isclose(got, expected, rtol=1e-5, atol=1e-6):
+                continue
+            vv = np.asarray(v, dtype=np.float64)
+            root = np.sqrt(vv.size)
+            ratio = np.abs(vv).sum() / np.linalg.norm(vv)
+            if np.isclose(got, root - ratio, rtol=1e-5, atol=1e-6):
+                hint = "divide by (√n − 1) so that the result runs from 0 to 1"
+            elif np.isclose(got, 1 - expected, rtol=1e-5, atol=1e-6):
+                hint = "this is 1 − Hoyer: a one-hot vector must give 1, a constant vector 0"
+            elif (vv < 0).any():
+                hint = "use absolute values in the L1 norm: ‖v‖₁ = Σ|vᵢ|"
+            else:
+                hint = "Hoyer = (√n − ‖v‖₁/‖v‖₂)/(√n − 1) with ‖v‖₁ = Σ|vᵢ|, ‖v‖₂ = √(Σvᵢ²)"
+            check.fail("hoyer_sparsity gives a wrong value", on=on,
+                       expected=f"{expected:.6g}", got=f"{got:.6g}", hint=hint)
+    check.passed("0 for constant, 1 for one-hot, matches the formula on random vectors")
+
+
+# ---------------------------------------------------------------- skippable_macs
+def _mac_models(rng: np.random.Generator):
+    import keras
+    from keras import layers
+
+    def w():
+        return int(rng.integers(3, 15))
+
+    def init():
+        return keras.initializers.GlorotUniform(seed=int(rng.integers(2**31)))
+
+    dim = int(rng.integers(4, 12))
+    yield keras.Sequential([
+        keras.Input((dim,)),
+        layers.Dense(w(), activation="relu", kernel_initializer=init()),
+        layers.Dense(w(), activation="relu", kernel_initializer=init()),
+        layers.Dense(int(rng.integers(2, 5)), kernel_initializer=init()),
+    ]), dim, "a Sequential Dense(relu) → Dense(relu) → Dense model"
+    dim = int(rng.integers(4, 12))
+    inputs = keras.Input((dim,))
+    h = layers.Dense(w(), kernel_initializer=init(), bias_initializer="random_normal")(inputs)
+    h = layers.ReLU()(h)
+    h = layers.Dense(w(), activation="tanh", kernel_initializer=init())(h)
+    h = layers.Dense(w(), kernel_initializer=init())(h)
+    h = layers.ReLU()(h)
+    outputs = layers.Dense(3, kernel_initializer=init())(h)
+    yield keras.Model(inputs, outputs), dim, ("a functional Dense → ReLU() → Dense(tanh) → "
+                                              "Dense → ReLU() → Dense model")
+
+
+def check_skippable_macs(skippable_macs) -> None:
+    """(total, skippable) MACs of all Dense layers on x; skippable = multiplied input exactly 0."""
+    from relu_course.sparsity import dense_layer_inputs
+    from relu_course.sparsity import skippable_macs as reference
+
+    check = Check("skippable_macs", skippable_macs)
+    for _ in check.devices():
+        for model, dim, about in _mac_models(check.rng):
+            batch = int(check.rng.integers(3, 30))
+            x = check.rng.normal(size=(batch, dim)).astype(np.float32)
+            x[check.rng.random(x.shape) < 0.3] = 0.0  # the model input has zeros too
+            on = f"{about}; x of shape {x.shape} with {int((x == 0).sum())} zeros"
+            with _quiet_keras():
+                total, skippable = reference(model, x)
+                got = check.call(model, x, on=on)
+            if not isinstance(got, tuple) or len(got) != 2:
+                check.fail(f"skippable_macs returned {describe(got)}, not a (total, skippable) "
+                           "tuple", on=on, hint="return total, skippable")
+            values = []
+            for label, value in zip(("total", "skippable"), got, strict=True):
+                if not isinstance(value, numbers.Integral) or isinstance(value, bool):
+                    check.fail(f"the {label} count is {describe(value)}, not an integer", on=on,
+                               hint="counts are whole numbers: convert with int(...)")
+                values.append(int(value))
+            got_total, got_skippable = values
+            layers_and_inputs = dense_layer_inputs(model, x)
+            no_input = sum(int((a == 0).sum()) * layer.units
+                           for layer, a in layers_and_inputs[1:])
+            no_width = sum(int((a == 0).sum()) for _, a in layers_and_inputs)
+            weight_zeros = sum(int((layer.kernel.numpy() == 0).sum()) * len(a)
+                               for layer, a in layers_and_inputs)
+            if got_total != total:
+                no_batch = sum(a.shape[-1] * layer.units for layer, a in layers_and_inputs)
+                hint = ("the total ignores the batch: every example costs fan_in × units MACs "
+                        "per Dense layer" if got_total == no_batch else
+                        "total = Σ over Dense layers of batch × fan_in × units")
+                check.fail("skippable_macs gives a wrong total", on=on,
+                           expected=str(total), got=str(got_total), hint=hint)
+            if got_skippable != skippable:
+                if got_skippable == no_input:
+                    hint = ("the zeros of the model input were not counted: the first Dense "
+                            "layer skips a MAC for every zero in x too")
+                elif got_skippable == no_width:
+                    hint = ("each zero input value saves `units` MACs (it multiplies one weight "
+                            "per output unit): multiply the zero count by layer.units")
+                elif got_skippable == weight_zeros:
+                    hint = ("zero weights were counted; a MAC is skippable when the input it "
+                            "multiplies is 0 (a ReLU zero or a zero in x)")
+                else:
+                    hint = ("for each Dense layer: (number of exact zeros in its input on the "
+                            "batch) × layer.units")
+                check.fail("skippable_macs gives a wrong skippable count", on=on,
+                           expected=str(skippable), got=str(got_skippable), hint=hint)
+    check.passed("Sequential and functional models, zeros in x and in ReLU outputs")
