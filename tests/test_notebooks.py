@@ -16,7 +16,13 @@ import nbformat
 import pytest
 
 from relu_course.checks import EXERCISES
-from relu_course.course import assignments, canonical, course_root, release_notebook, solution_notebook
+from relu_course.course import (
+    assignments,
+    canonical,
+    course_root,
+    release_notebook,
+    solution_notebook,
+)
 from relu_course.ledger import read_claims
 
 ROOT = course_root(Path(__file__).parent)

@@ -371,3 +371,38 @@ def test_failed_check_shows_a_message_not_a_traceback_in_a_kernel():
     assert error.ename == "CheckFailed"
     shown = "\n".join(error.traceback)
     assert "|x|" in shown and "SECRET_HIDDEN" not in shown and "Traceback" not in shown
+
+
+def test_time_limit_also_works_off_the_main_thread():
+    import threading
+
+    outcome = {}
+    stop = threading.Event()  # ends the abandoned loop after the test, freeing the core
+
+    def run():
+        try:
+            check_relu_np(lambda x: [0 for _ in iter(stop.is_set, True)])
+        except CheckFailed as failure:
+            outcome["message"] = str(failure)
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    worker.join(60)
+    stop.set()
+    assert "did not finish" in outcome.get("message", "")
+
+
+def test_looping_function_gives_a_message_in_a_kernel():
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(
+        'from relu_course.notebook import setup_notebook\n'
+        'rng = setup_notebook("99_test", report=False)\n'
+        'from relu_course.checks import check_relu_np\n'
+        'def relu_np(x):\n    while True:\n        pass\n'
+        'check_relu_np(relu_np)')]
+    NotebookClient(nb, kernel_name="relu-course", allow_errors=True, timeout=120).execute()
+    error = next(o for o in nb.cells[0].outputs if o.output_type == "error")
+    assert "did not finish" in error.evalue

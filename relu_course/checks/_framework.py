@@ -9,7 +9,6 @@ wrong, on which input, what was expected, what came back, and a hint.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import os
 import signal
@@ -161,8 +160,7 @@ class Check:
         on = on or ", ".join(describe(a) for a in args)
         before = _snapshot(args)
         try:
-            with _time_limit(self.time_limit):
-                result = function(*args, **kwargs)
+            result = _run_limited(function, args, kwargs, self.time_limit)
         except _TimeLimit:
             self.fail(
                 f"{self.name} did not finish within {self.time_limit:g} s", on=on,
@@ -260,26 +258,39 @@ class Check:
         )
 
 
-@contextlib.contextmanager
-def _time_limit(seconds: float) -> Iterator[None]:
-    """Interrupt the block after ``seconds`` (SIGALRM in the main thread, as in a kernel).
+def _run_limited(function: Callable, args: tuple, kwargs: dict, seconds: float) -> Any:
+    """Call ``function`` and interrupt it after ``seconds`` by raising :class:`_TimeLimit`.
 
-    Off the main thread, or without SIGALRM, no limit applies: a check must never leave a
-    stray alarm behind.
+    In the main thread (where a Jupyter kernel runs cells) SIGALRM interrupts a looping
+    candidate cleanly. Elsewhere (no signals there) the call runs in a daemon thread and is
+    abandoned after the limit: the check still reports instead of hanging, though the loop
+    keeps a core busy until the kernel restarts.
     """
-    usable = (hasattr(signal, "setitimer")
-              and threading.current_thread() is threading.main_thread())
-    if not usable:
-        yield
-        return
+    if hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread():
+        def on_alarm(signum, frame):
+            raise _TimeLimit()
 
-    def on_alarm(signum, frame):
+        previous = signal.signal(signal.SIGALRM, on_alarm)
+        signal.setitimer(signal.ITIMER_REAL, seconds)
+        try:
+            return function(*args, **kwargs)
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+
+    outcome: dict[str, Any] = {}
+
+    def target():
+        try:
+            outcome["value"] = function(*args, **kwargs)
+        except BaseException as error:  # noqa: BLE001 - re-raised in the caller's thread
+            outcome["error"] = error
+
+    worker = threading.Thread(target=target, daemon=True, name="relu-course-candidate")
+    worker.start()
+    worker.join(seconds)
+    if worker.is_alive():
         raise _TimeLimit()
-
-    previous = signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
