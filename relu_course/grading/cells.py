@@ -32,7 +32,7 @@ def read_notebook(path: Path):
         return None, "empty file"
     try:
         nb = nbformat.read(path, as_version=4)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+    except (json.JSONDecodeError, UnicodeDecodeError, nbformat.reader.NotJSONError) as error:
         return None, f"not valid notebook JSON ({type(error).__name__})"
     except Exception as error:  # noqa: BLE001 - nbformat raises many kinds; report, never crash
         return None, f"not a readable notebook ({type(error).__name__}: {str(error)[:80]})"
