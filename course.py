@@ -6,7 +6,8 @@
     python3 course.py setup   # only create/update the environment
 
 Needs nothing but Python 3.11. The environment lives in ``.venv`` next to this file and is
-reinstalled only when ``pyproject.toml`` changes. Extra arguments after ``test`` go to pytest.
+reinstalled only when ``pyproject.toml`` changes. Extra arguments after ``test`` go to pytest,
+after ``start`` to JupyterLab (e.g. ``--no-browser``).
 """
 
 from __future__ import annotations
@@ -76,11 +77,13 @@ def _env() -> dict[str, str]:
     return env
 
 
-def start() -> None:
+def start(lab_args: list[str]) -> None:
     setup()
     _log("starting JupyterLab on notebooks/ (Ctrl-C to stop)")
-    os.execve(str(BIN / "jupyter"), ["jupyter", "lab", "--notebook-dir", str(ROOT / "notebooks")],
-              _env())
+    args = ["jupyter", "lab", f"--ServerApp.root_dir={ROOT / 'notebooks'}", *lab_args]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        args.append("--allow-root")  # containers and CI machines often run as root
+    os.execve(str(BIN / "jupyter"), args, _env())
 
 
 def test(pytest_args: list[str]) -> int:
@@ -102,7 +105,7 @@ def main(argv: list[str]) -> int:
         setup()
         return 0
     if command == "start":
-        start()
+        start(rest)
         return 0
     if command == "test":
         return test(rest)

@@ -406,3 +406,48 @@ def test_looping_function_gives_a_message_in_a_kernel():
     NotebookClient(nb, kernel_name="relu-course", allow_errors=True, timeout=120).execute()
     error = next(o for o in nb.cells[0].outputs if o.output_type == "error")
     assert "did not finish" in error.evalue
+
+
+def test_course_kernel_runs_this_environment():
+    """nbgrader and the Validator tests launch `relu-course`: it must be this Python."""
+    import os
+
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    spec = KernelSpecManager().get_kernel_spec("relu-course")
+    assert os.path.realpath(spec.argv[0]) == os.path.realpath(sys.executable)
+    assert spec.env.get("TF_ENABLE_ONEDNN_OPTS") == "0"
+
+
+def test_start_command_serves_the_notebooks():
+    """`python3 course.py start` (the README's command) brings up JupyterLab on notebooks/."""
+    import socket
+    import time
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "course.py", "start", "--no-browser", f"--port={port}",
+         "--ServerApp.ip=127.0.0.1", "--IdentityProvider.token=test-token"],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        listing = None
+        deadline = time.time() + 90
+        while time.time() < deadline and listing is None:
+            time.sleep(1)
+            try:
+                with urllib.request.urlopen(
+                    f"http://127.0.0.1:{port}/api/contents?token=test-token", timeout=5
+                ) as response:
+                    listing = json.load(response)
+            except OSError:
+                assert server.poll() is None, "JupyterLab exited early"
+        assert listing is not None, "JupyterLab did not answer within 90 s"
+        names = {item["name"] for item in listing["content"]}
+        assert {"00_welcome", "01_relu"} <= names
+    finally:
+        server.terminate()
+        server.wait(30)
