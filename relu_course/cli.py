@@ -112,7 +112,10 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--jobs", type=int, default=None, help="parallel submissions "
                        "(default: number of cores)")
     grade.add_argument("--timeout", type=int, default=120, help="seconds per cell")
-    grade.add_argument("--csv", default="grades.csv", help="where to write the grades")
+    grade.add_argument("--csv", default="grades.csv", help="where to write the final grades "
+                       "(nbgrader's own export goes next to it, as <name>.nbgrader.csv)")
+    grade.add_argument("--course", default=None, help="course folder with nbgrader_config.py "
+                       "and solutions/ (default: found from the working directory)")
     grade.set_defaults(run=_grade)
     return parser
 
