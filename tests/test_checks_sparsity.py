@@ -34,7 +34,7 @@ SPARSITY_WRONG = {
     "near_zeros_isclose": (lambda a: float(np.mean(np.isclose(a, 0))), "tiny"),
     "percentage": (lambda a: 100 * float(np.mean(np.asarray(a) == 0)), "percentage"),
     "non_zero_fraction": (lambda a: float(np.mean(np.asarray(a) != 0)), "non-zeros"),
-    "count_not_fraction": (lambda a: int(np.sum(np.asarray(a) == 0)), "wrong fraction"),
+    "count_not_fraction": (lambda a: int(np.sum(np.asarray(a) == 0)), "number of zeros"),
     "tensor_result": (lambda a: tf.reduce_mean(tf.cast(tf.equal(a, 0), tf.float32)), "float("),
     "first_row_only": (lambda a: float(np.mean(np.asarray(a).reshape(len(a), -1)[0] == 0)),
                        "wrong fraction"),
@@ -64,9 +64,10 @@ def _is_relu(layer):
 def _probe(model, x, chosen, use_input=False):
     if not chosen:
         return {}
-    outs = keras.Model(model.inputs, [(l.input if use_input else l.output) for l in chosen])(x)
+    wanted = [(layer.input if use_input else layer.output) for layer in chosen]
+    outs = keras.Model(model.inputs, wanted)(x)
     outs = outs if isinstance(outs, list | tuple) else [outs]
-    return {l.name: np.asarray(o) for l, o in zip(chosen, outs, strict=True)}
+    return {layer.name: np.asarray(o) for layer, o in zip(chosen, outs, strict=True)}
 
 
 def _relu_acts_loop(model, x):
@@ -85,9 +86,9 @@ def _relu_acts_by_class(model, x):
 
 def _relu_acts_tensors(model, x):
     chosen = [layer for layer in model.layers if _is_relu(layer)]
-    outs = keras.Model(model.inputs, [l.output for l in chosen])(x)
+    outs = keras.Model(model.inputs, [layer.output for layer in chosen])(x)
     outs = outs if isinstance(outs, list) else [outs]
-    return {l.name: o for l, o in zip(chosen, outs, strict=True)}
+    return {layer.name: o for layer, o in zip(chosen, outs, strict=True)}
 
 
 def _pre_activations(model, x):
@@ -110,15 +111,15 @@ RELU_ACTS_CORRECT = {
 
 RELU_ACTS_WRONG = {
     "every_layer_with_activation": (
-        lambda m, x: _probe(m, x, [l for l in m.layers if hasattr(l, "activation")
-                                   or isinstance(l, keras.layers.ReLU | keras.layers.LeakyReLU)]),
+        lambda m, x: _probe(m, x, [layer for layer in m.layers if hasattr(layer, "activation")
+                                   or isinstance(layer, keras.layers.ReLU | keras.layers.LeakyReLU)]),
         "not plain relus"),
     "includes_leaky": (
-        lambda m, x: _probe(m, x, [l for l in m.layers
-                                   if _is_relu(l) or isinstance(l, keras.layers.LeakyReLU)]),
+        lambda m, x: _probe(m, x, [layer for layer in m.layers
+                                   if _is_relu(layer) or isinstance(layer, keras.layers.LeakyReLU)]),
         "not plain relus"),
     "relu_layers_only": (
-        lambda m, x: _probe(m, x, [l for l in m.layers if isinstance(l, keras.layers.ReLU
+        lambda m, x: _probe(m, x, [layer for layer in m.layers if isinstance(layer, keras.layers.ReLU
                                                                    | keras.layers.Activation)]),
         "dense(..., activation='relu')"),
     "wrong_order": (
@@ -127,7 +128,7 @@ RELU_ACTS_WRONG = {
     "tensor_values": (_relu_acts_tensors, "not a numpy array"),
     "list_not_dict": (lambda m, x: list(_relu_acts_loop(m, x).values()), "not a dict"),
     "keyed_by_index": (lambda m, x: dict(enumerate(_relu_acts_loop(m, x).values())),
-                       "wrong layers"),
+                       "layer.name"),
     "stub": (_stub, "not implemented yet"),
 }
 
@@ -208,9 +209,9 @@ def _macs(model, x, *, skip_input=False, width=True, batch=True):
 def _macs_by_hooks(model, x):
     """Walk the layers by hand: relies on every layer taking the previous one's output."""
     chosen = _dense(model)
-    outs = keras.Model(model.inputs, [l.input for l in chosen])(x)
+    outs = keras.Model(model.inputs, [layer.input for layer in chosen])(x)
     outs = outs if isinstance(outs, list) else [outs]
-    pairs = [(np.asarray(o), l.kernel.shape) for o, l in zip(outs, chosen, strict=True)]
+    pairs = [(np.asarray(o), layer.kernel.shape) for o, layer in zip(outs, chosen, strict=True)]
     total = sum(int(a.shape[0]) * int(k[0]) * int(k[1]) for a, k in pairs)
     skippable = sum(int(np.count_nonzero(a == 0)) * int(k[1]) for a, k in pairs)
     return int(total), np.int64(skippable)
@@ -218,7 +219,7 @@ def _macs_by_hooks(model, x):
 
 def _zero_weights(model, x):
     total = _macs(model, x)[0]
-    skippable = sum(int(np.sum(l.kernel.numpy() == 0)) * len(x) for l in _dense(model))
+    skippable = sum(int(np.sum(layer.kernel.numpy() == 0)) * len(x) for layer in _dense(model))
     return total, skippable
 
 

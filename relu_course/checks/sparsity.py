@@ -82,10 +82,13 @@ def check_activation_sparsity(activation_sparsity) -> None:
                 hint = "this is the fraction of non-zeros"
             elif np.isclose(got, float(np.mean(values <= 0))):
                 hint = "negative values were counted too: count only entries that are exactly 0"
-            elif np.isclose(got, float(np.mean(np.abs(values) < 1e-3))) or np.isclose(
-                    got, float(np.mean(np.abs(values) < 1e-6))) or got > expected:
+            elif any(np.isclose(got, float(np.mean(np.abs(values) < eps)))
+                     or np.isclose(got, float(np.mean(np.isclose(values, 0, atol=eps))))
+                     for eps in (1e-3, 1e-5, 1e-6, 1e-7, 1e-8, 1e-10, 1e-12)):
                 hint = ("tiny non-zero values (1e-7, 1e-30) were counted as zeros: a skipped "
                         "multiplication needs an exact 0, use a == 0")
+            elif np.isclose(got, float(np.sum(values == 0))) and values.size > 1:
+                hint = "this is the number of zeros; divide it by the number of entries (a.size)"
             else:
                 hint = "divide the number of exact zeros by the total number of entries (a.size)"
             check.fail("activation_sparsity gives a wrong fraction", on=on,
@@ -157,6 +160,9 @@ def check_relu_activations(relu_activations) -> None:
                 check.fail(f"relu_activations returned {describe(got)}, not a dict", on=on,
                            hint="return {layer.name: output array} for each ReLU layer")
             names = list(expected)
+            if not all(isinstance(key, str) for key in got):
+                check.fail("relu_activations must key its dict by layer name", on=on,
+                           expected=str(names), got=str(list(got)), hint="use layer.name as the key")
             if list(got) != names:
                 all_names = [layer.name for layer in model.layers]
                 extra = [k for k in got if k not in names]

@@ -131,9 +131,14 @@ def sparse_matmul_speedups(
         errors.append(float(tf.reduce_max(tf.abs(dense_out - sparse_out))))
         dense_best = sparse_best = float("inf")
         # Eager TensorFlow ops on the CPU run synchronously: no .numpy() copy in the timing.
+        def dense_product(a=dense_a):
+            return tf.matmul(a, w)
+
+        def sparse_product(a=sparse_a):
+            return tf.sparse.sparse_dense_matmul(a, w)
+
         for _ in range(repeats):
-            dense_best = min(dense_best, _best_time(lambda: tf.matmul(dense_a, w), number, 1))
-            sparse_best = min(sparse_best, _best_time(
-                lambda: tf.sparse.sparse_dense_matmul(sparse_a, w), number, 1))
+            dense_best = min(dense_best, _best_time(dense_product, number, 1))
+            sparse_best = min(sparse_best, _best_time(sparse_product, number, 1))
         speedups.append(dense_best / sparse_best)
     return {"sparsity": sparsities, "speedup": np.array(speedups), "max_error": np.array(errors)}
