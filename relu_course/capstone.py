@@ -5,11 +5,12 @@ NumPy/pandas/SciPy only (bottom layer).
 
 from __future__ import annotations
 
+import warnings
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["differs_beyond_noise", "summarize_trials", "welch_p_value"]
+__all__ = ["compare_to_baseline", "differs_beyond_noise", "summarize_trials", "welch_p_value"]
 
 
 def summarize_trials(records) -> pd.DataFrame:
@@ -37,7 +38,9 @@ def welch_p_value(a, b) -> float:
         raise ValueError("each sample needs at least 2 scores")
     if np.ptp(a) == 0 and np.ptp(b) == 0:  # no noise at all: t is 0/0 or ±inf
         return 1.0 if a[0] == b[0] else 0.0
-    return float(stats.ttest_ind(a, b, equal_var=False).pvalue)
+    with warnings.catch_warnings():  # SciPy warns on nearly constant samples
+        warnings.simplefilter("ignore")
+        return float(stats.ttest_ind(a, b, equal_var=False).pvalue)
 
 
 def differs_beyond_noise(a, b, alpha: float = 0.05) -> bool:
@@ -45,3 +48,25 @@ def differs_beyond_noise(a, b, alpha: float = 0.05) -> bool:
     return welch_p_value(a, b) < alpha
 
 
+
+
+def compare_to_baseline(records, metric: str = "val_accuracy", baseline: str = "relu",
+                        test=differs_beyond_noise, alpha: float = 0.05) -> pd.DataFrame:
+    """For every activation but ``baseline``: the difference of mean ``metric`` from the
+    baseline's, Welch's p-value, and ``test(scores, baseline_scores, alpha)`` (e.g. the
+    learner's own function). Warnings from the test (SciPy's, on nearly constant samples)
+    are silenced."""
+    frame = pd.DataFrame(list(records))
+    scores = {name: group[metric].to_numpy(dtype=np.float64)
+              for name, group in frame.groupby("activation", sort=False)}
+    base = scores[baseline]
+    rows = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for name, values in scores.items():
+            if name == baseline:
+                continue
+            rows[name] = {f"mean difference vs {baseline}": values.mean() - base.mean(),
+                          "Welch p-value": welch_p_value(values, base),
+                          "differs beyond noise": bool(test(values, base, alpha))}
+    return pd.DataFrame(rows).T

@@ -152,9 +152,9 @@ def _describe_layers(layers) -> str:
 
 
 def _is_relu(layer) -> bool:
-    from relu_course.probes import is_relu_layer
-
     import keras
+
+    from relu_course.probes import is_relu_layer
 
     return is_relu_layer(layer) and not isinstance(layer, keras.layers.Dense)
 

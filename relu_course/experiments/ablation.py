@@ -273,7 +273,7 @@ def ablation_records(data: Split, activations: dict[str, str] | None = None, see
 
 
 def overfitting_demo(data: Split, variants: dict[str, NetSpec], *, train_size: int = 150,
-                     depth: int = 2, width: int = 256, epochs: int = 60,
+                     depth: int = 2, width: int = 128, epochs: int = 40,
                      learning_rate: float = 3e-3, batch_size: int = 32,
                      progress: str | None = None) -> dict[str, np.ndarray]:
     """Train ``variants`` on the first ``train_size`` training examples; return the history
