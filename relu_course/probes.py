@@ -52,7 +52,10 @@ def layer_outputs(model: keras.Model, x, layers_to_probe) -> dict[str, np.ndarra
     layers_to_probe = list(layers_to_probe)
     if not layers_to_probe:
         return {}
-    probe = keras.Model(model.inputs, [layer.output for layer in layers_to_probe])
+    # A single input passed as a list makes Keras 3 warn on stderr about input structure
+    # (and nbgrader scores a test cell that writes to stderr as failed).
+    inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
+    probe = keras.Model(inputs, [layer.output for layer in layers_to_probe])
     outputs = probe(tf.convert_to_tensor(x), training=False)
     if not isinstance(outputs, list | tuple):
         outputs = [outputs]

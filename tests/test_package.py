@@ -451,3 +451,16 @@ def test_start_command_serves_the_notebooks():
     finally:
         server.terminate()
         server.wait(30)
+
+
+def test_probing_one_layer_writes_nothing_to_stderr():
+    code = textwrap.dedent("""
+        import numpy as np, keras
+        from relu_course.probes import relu_outputs
+        model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, activation="relu"),
+                                  keras.layers.Dense(1)])
+        print(list(relu_outputs(model, np.ones((4, 3), np.float32))))
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=ROOT)
+    assert out.stdout.strip() == "['dense']" and out.stderr.strip() == ""
