@@ -93,4 +93,6 @@ def build_mlp(
             stack += [dense, act]
     stack.append(layers.Dense(num_classes, kernel_initializer=_initializer(kernel_initializer, 0),
                               name="logits"))
-    return keras.Sequential(stack, name=name or f"mlp_{depth}x{width}_{activation}")
+    # "leaky_relu:0.2" is not a valid Keras scope name: ':' would make fit() raise
+    default_name = f"mlp_{depth}x{width}_{activation.replace(':', '_').replace('.', 'p')}"
+    return keras.Sequential(stack, name=name or default_name)

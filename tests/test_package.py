@@ -215,6 +215,13 @@ def test_build_mlp_names_keras_traps():
     assert build_mlp(1, 4, bn_momentum=0.9, batch_norm="after").get_layer("bn_1").momentum == 0.9
 
 
+def test_build_mlp_with_an_activation_argument_trains():
+    model = build_mlp(1, 4, "leaky_relu:0.2", input_dim=3, num_classes=2)
+    model.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.fit(np.ones((4, 3), np.float32), np.array([0, 1, 0, 1]), epochs=1, verbose=0)
+    assert model.get_layer("act_1").get_config()["negative_slope"] == pytest.approx(0.2)
+
+
 def test_relu_outputs_finds_relu_layers_and_dense_relu():
     inputs = keras.Input((5,))
     h = keras.layers.Dense(4, activation="relu", name="dense_relu")(inputs)
