@@ -306,7 +306,7 @@ def _born_dead_keras(depth, width, trials=500, seed=0):
     rng = np.random.default_rng(seed)
     x = np.linspace(-1, 1, 41)
     h = np.tile(x[None, :, None], (trials, 1, 1))
-    for layer in range(depth):
+    for _ in range(depth):
         fan_in = h.shape[-1]
         h = np.maximum(np.einsum("tgi,tij->tgj", h, rng.standard_normal((trials, fan_in, width))
                                  * np.sqrt(2 / fan_in)), 0)
