@@ -114,7 +114,7 @@ def test_grade_ids_unique_and_markers_balanced(assignment):
         m = _meta(cell)
         if m:
             assert m.get("schema_version") == 3
-            assert re.fullmatch(r"[a-z][A-Za-z0-9_]*", m["grade_id"]), m["grade_id"]
+            assert re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", m["grade_id"]), m["grade_id"]
         for marker in ("SOLUTION", "HIDDEN TESTS"):
             begins = cell.source.count(f"### BEGIN {marker}")
             ends = cell.source.count(f"### END {marker}")
