@@ -58,16 +58,27 @@ def setup() -> None:
         _log("environment up to date")
     else:
         _log("installing the course and its dependencies (a few minutes the first time)")
-        _run(PYTHON, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-             "-e", ".[dev]")
+        _run(
+            PYTHON, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-e", ".[dev]"
+        )
         STAMP.write_text(_wanted_stamp())
     # Always (re)write the kernel spec: cheap, and it must point at this environment.
     env_args: list[str] = []
     for key, value in QUIET_ENV.items():
         env_args += ["--env", key, value]
-    _run(PYTHON, "-m", "ipykernel", "install", "--sys-prefix", "--name", KERNEL_NAME,
-         "--display-name", "Python 3 (relu-course)", *env_args,
-         env={**os.environ, "JUPYTER_PLATFORM_DIRS": "1"})
+    _run(
+        PYTHON,
+        "-m",
+        "ipykernel",
+        "install",
+        "--sys-prefix",
+        "--name",
+        KERNEL_NAME,
+        "--display-name",
+        "Python 3 (relu-course)",
+        *env_args,
+        env={**os.environ, "JUPYTER_PLATFORM_DIRS": "1"},
+    )
 
 
 def _env() -> dict[str, str]:
@@ -91,9 +102,13 @@ def test(pytest_args: list[str]) -> int:
     env = _env()
     if os.environ.get("CI"):
         env["MPLBACKEND"] = "Agg"
+    # One worker per core; --dist loadfile keeps each notebook's nbval cells (and each test
+    # file) in one worker, so a notebook's cells share one kernel.
+    parallel = ["-n", str(max(1, min(os.cpu_count() or 1, 4))), "--dist", "loadfile"]
     _log("running the test suite")
-    return subprocess.run([str(PYTHON), "-m", "pytest", *pytest_args], cwd=ROOT,
-                          env=env).returncode
+    return subprocess.run(
+        [str(PYTHON), "-m", "pytest", *parallel, *pytest_args], cwd=ROOT, env=env
+    ).returncode
 
 
 def main(argv: list[str]) -> int:

@@ -17,8 +17,20 @@ c.CourseDirectory.release_directory = "notebooks"
 # Only notebooks travel from solutions/ to the release: anything else there (a jupytext
 # .py or .md pairing, scratch files, data written by a run) could leak solutions.
 c.CourseDirectory.ignore = [
-    ".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "*.py", "*.md", "*.txt",
-    "*.json", "*.jsonl", "*.csv", "*.png", "*.npz", "*.keras", "*.h5",
+    ".ipynb_checkpoints",
+    "*.pyc",
+    "__pycache__",
+    "feedback",
+    "*.py",
+    "*.md",
+    "*.txt",
+    "*.json",
+    "*.jsonl",
+    "*.csv",
+    "*.png",
+    "*.npz",
+    "*.keras",
+    "*.h5",
 ]
 
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
@@ -27,8 +39,10 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 # --- Autograding (owned by relu_course/grading; `relu-course grade` relies on these) --------
 # Kernel: the course's own kernelspec; minimal tracebacks so an error in a hidden test shows
 # its exception type and message, never the hidden test's source lines.
-c.Execute.extra_arguments = ["--HistoryManager.hist_file=:memory:",
-                             "--InteractiveShell.xmode=Minimal"]
+c.Execute.extra_arguments = [
+    "--HistoryManager.hist_file=:memory:",
+    "--InteractiveShell.xmode=Minimal",
+]
 # Per-cell time limit. A cell that runs past it is interrupted and scored as failed; a kernel
 # still busy after the interrupt (code that swallows KeyboardInterrupt) must not fail the
 # whole submission, hence raise_on_iopub_timeout=False: later cells time out in turn and the

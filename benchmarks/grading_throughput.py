@@ -47,8 +47,7 @@ def _submissions(tmp: Path, repo: Path, n: int) -> Path:
     return submitted
 
 
-def measure(jobs_list=(1, CORES), n_submissions: int = 4,
-            timeout: int = 120) -> list[dict]:
+def measure(jobs_list=(1, CORES), n_submissions: int = 4, timeout: int = 120) -> list[dict]:
     """Grade ``n_submissions`` correct submissions once per entry of ``jobs_list``.
 
     Returns one dict per run: jobs, submissions, seconds, submissions_per_minute, all_correct.
@@ -64,12 +63,19 @@ def measure(jobs_list=(1, CORES), n_submissions: int = 4,
             course = _scratch_course(tmp, repo)
             submitted = _submissions(tmp, repo, n_submissions)
             start = time.perf_counter()
-            results = grade(course, submitted, [ASSIGNMENT], jobs=jobs, timeout=timeout,
-                            progress=False)
+            results = grade(
+                course, submitted, [ASSIGNMENT], jobs=jobs, timeout=timeout, progress=False
+            )
             seconds = time.perf_counter() - start
-        rows.append({"jobs": jobs, "submissions": n_submissions, "seconds": round(seconds, 1),
-                     "submissions_per_minute": round(60 * n_submissions / seconds, 2),
-                     "all_correct": all(r.score == r.max_score for r in results)})
+        rows.append(
+            {
+                "jobs": jobs,
+                "submissions": n_submissions,
+                "seconds": round(seconds, 1),
+                "submissions_per_minute": round(60 * n_submissions / seconds, 2),
+                "all_correct": all(r.score == r.max_score for r in results),
+            }
+        )
     return rows
 
 
@@ -81,8 +87,10 @@ def main() -> None:
     rows = measure(tuple(dict.fromkeys((1, cores))), n_submissions=args.submissions)
     print(f"{'jobs':>4}  {'submissions':>11}  {'seconds':>8}  {'per minute':>10}  all correct")
     for row in rows:
-        print(f"{row['jobs']:>4}  {row['submissions']:>11}  {row['seconds']:>8}  "
-              f"{row['submissions_per_minute']:>10}  {row['all_correct']}")
+        print(
+            f"{row['jobs']:>4}  {row['submissions']:>11}  {row['seconds']:>8}  "
+            f"{row['submissions_per_minute']:>10}  {row['all_correct']}"
+        )
 
 
 if __name__ == "__main__":

@@ -49,8 +49,13 @@ def run_notebook(assignment: str, repeats: int) -> tuple[float, dict[str, list[f
     original = len(nb.cells)
     if repeats:
         nb.cells.append(nbformat.v4.new_code_cell(TIMING_CELL.format(repeats=repeats)))
-    client = NotebookClient(nb, kernel_name="relu-course", timeout=600, allow_errors=True,
-                            resources={"metadata": {"path": str(path.parent)}})
+    client = NotebookClient(
+        nb,
+        kernel_name="relu-course",
+        timeout=600,
+        allow_errors=True,
+        resources={"metadata": {"path": str(path.parent)}},
+    )
     start = time.perf_counter()
     elapsed = 0.0
     with client.setup_kernel():  # kernel start counts toward the notebook's time
@@ -58,8 +63,13 @@ def run_notebook(assignment: str, repeats: int) -> tuple[float, dict[str, list[f
             client.execute_cell(cell, index)
             if index == original - 1:
                 elapsed = time.perf_counter() - start
-    errors = sum(1 for c in nb.cells[:original] if c.cell_type == "code"
-                 for o in c.outputs if o.output_type == "error")
+    errors = sum(
+        1
+        for c in nb.cells[:original]
+        if c.cell_type == "code"
+        for o in c.outputs
+        if o.output_type == "error"
+    )
     latency: dict[str, list[float]] = {}
     for output in nb.cells[-1].outputs if repeats else []:
         for line in output.get("text", "").splitlines():
@@ -86,21 +96,45 @@ def main(argv: list[str] | None = None) -> int:
     for name in names:
         elapsed, latency, errors = run_notebook(name, args.repeats)
         total += elapsed
-        status = "ok" if elapsed <= BUDGET_S and not errors else (
-            f"{errors} errors" if errors else "OVER BUDGET")
+        status = (
+            "ok"
+            if elapsed <= BUDGET_S and not errors
+            else (f"{errors} errors" if errors else "OVER BUDGET")
+        )
         rows.append((name, f"{elapsed:.1f}", f"{BUDGET_S:.0f}", status))
         for check, times in latency.items():
-            check_rows.append((f"check_{check}", name, f"{statistics.median(times):.3f}",
-                               f"{max(times):.3f}", str(len(times))))
+            check_rows.append(
+                (
+                    f"check_{check}",
+                    name,
+                    f"{statistics.median(times):.3f}",
+                    f"{max(times):.3f}",
+                    str(len(times)),
+                )
+            )
         print(f"  ran {name}: {elapsed:.1f} s", file=sys.stderr, flush=True)
     if len(names) > 1:
-        rows.append(("total", f"{total:.1f}", f"{CURRICULUM_BUDGET_S:.0f}",
-                     "ok" if total <= CURRICULUM_BUDGET_S else "OVER BUDGET"))
+        rows.append(
+            (
+                "total",
+                f"{total:.1f}",
+                f"{CURRICULUM_BUDGET_S:.0f}",
+                "ok" if total <= CURRICULUM_BUDGET_S else "OVER BUDGET",
+            )
+        )
 
-    tables = [(f"Notebook execution ({os.cpu_count()} cores, fresh kernel each)",
-               ("notebook", "wall s", "budget s", "status"), rows),
-              ("Self-check latency on the solutions",
-               ("check", "notebook", "median s", "max s", "runs"), check_rows)]
+    tables = [
+        (
+            f"Notebook execution ({os.cpu_count()} cores, fresh kernel each)",
+            ("notebook", "wall s", "budget s", "status"),
+            rows,
+        ),
+        (
+            "Self-check latency on the solutions",
+            ("check", "notebook", "median s", "max s", "runs"),
+            check_rows,
+        ),
+    ]
     if not args.no_grading:
         sys.path.insert(0, str(Path(__file__).parent))
         try:
@@ -109,9 +143,13 @@ def main(argv: list[str] | None = None) -> int:
             grading_throughput = None
         if grading_throughput is not None:
             results = grading_throughput.measure()
-            tables.append(("Grading throughput (relu-course grade)",
-                           tuple(results[0].keys()) if results else ("jobs",),
-                           [tuple(str(v) for v in r.values()) for r in results]))
+            tables.append(
+                (
+                    "Grading throughput (relu-course grade)",
+                    tuple(results[0].keys()) if results else ("jobs",),
+                    [tuple(str(v) for v in r.values()) for r in results],
+                )
+            )
     for title, header, body in tables:
         print(_table(title, header, body, markdown=args.markdown))
     return 0
@@ -119,8 +157,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _table(title: str, header: tuple, body: list[tuple], markdown: bool) -> str:
     if markdown:
-        lines = [f"**{title}**", "", "| " + " | ".join(header) + " |",
-                 "|" + "---|" * len(header)]
+        lines = [f"**{title}**", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         lines += ["| " + " | ".join(row) + " |" for row in body]
         return "\n".join(lines) + "\n"
     widths = [max(len(str(x)) for x in col) for col in zip(header, *body, strict=False)]

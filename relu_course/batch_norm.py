@@ -27,8 +27,9 @@ def batchnorm_forward(x, gamma, beta, eps: float = 1e-3) -> np.ndarray:
 def batchnorm_inference(x, gamma, beta, moving_mean, moving_var, eps: float = 1e-3) -> np.ndarray:
     """Inference-mode BN: the stored moving statistics replace the batch's."""
     x = np.asarray(x)
-    return ((x - moving_mean) / np.sqrt(moving_var + eps) * gamma + beta).astype(x.dtype,
-                                                                              copy=False)
+    return ((x - moving_mean) / np.sqrt(moving_var + eps) * gamma + beta).astype(
+        x.dtype, copy=False
+    )
 
 
 def update_moving_average(moving, batch_value, momentum: float = 0.99) -> np.ndarray:

@@ -17,8 +17,13 @@ def summarize_trials(records) -> pd.DataFrame:
     """One row per activation: ``<metric>_mean`` and ``<metric>_std`` (sample std, ddof=1)
     for every numeric metric except ``seed``, sorted by ``val_accuracy_mean``, best first."""
     frame = pd.DataFrame(list(records))
-    metrics = [c for c in frame.columns if c not in ("activation", "seed")
-               and pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])]
+    metrics = [
+        c
+        for c in frame.columns
+        if c not in ("activation", "seed")
+        and pd.api.types.is_numeric_dtype(frame[c])
+        and not pd.api.types.is_bool_dtype(frame[c])
+    ]
     grouped = frame.groupby("activation")[metrics]
     means = grouped.mean().add_suffix("_mean")
     stds = grouped.std(ddof=1).add_suffix("_std")
@@ -48,17 +53,22 @@ def differs_beyond_noise(a, b, alpha: float = 0.05) -> bool:
     return welch_p_value(a, b) < alpha
 
 
-
-
-def compare_to_baseline(records, metric: str = "val_accuracy", baseline: str = "relu",
-                        test=differs_beyond_noise, alpha: float = 0.05) -> pd.DataFrame:
+def compare_to_baseline(
+    records,
+    metric: str = "val_accuracy",
+    baseline: str = "relu",
+    test=differs_beyond_noise,
+    alpha: float = 0.05,
+) -> pd.DataFrame:
     """For every activation but ``baseline``: the difference of mean ``metric`` from the
     baseline's, Welch's p-value, and ``test(scores, baseline_scores, alpha)`` (e.g. the
     learner's own function). Warnings from the test (SciPy's, on nearly constant samples)
     are silenced."""
     frame = pd.DataFrame(list(records))
-    scores = {name: group[metric].to_numpy(dtype=np.float64)
-              for name, group in frame.groupby("activation", sort=False)}
+    scores = {
+        name: group[metric].to_numpy(dtype=np.float64)
+        for name, group in frame.groupby("activation", sort=False)
+    }
     base = scores[baseline]
     rows = {}
     with warnings.catch_warnings():
@@ -66,7 +76,9 @@ def compare_to_baseline(records, metric: str = "val_accuracy", baseline: str = "
         for name, values in scores.items():
             if name == baseline:
                 continue
-            rows[name] = {f"mean difference vs {baseline}": values.mean() - base.mean(),
-                          "Welch p-value": welch_p_value(values, base),
-                          "differs beyond noise": bool(test(values, base, alpha))}
+            rows[name] = {
+                f"mean difference vs {baseline}": values.mean() - base.mean(),
+                "Welch p-value": welch_p_value(values, base),
+                "differs beyond noise": bool(test(values, base, alpha)),
+            }
     return pd.DataFrame(rows).T

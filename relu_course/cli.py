@@ -29,8 +29,9 @@ def _doctor(args: argparse.Namespace) -> int:
 
         spec = KernelSpecManager().get_kernel_spec(KERNEL["name"])
         same = os.path.realpath(spec.argv[0]) == os.path.realpath(sys.executable)
-        rows["kernel"] = f"{KERNEL['name']} → {spec.argv[0]}" + ("" if same else
-                                                                 "  (WARNING: another Python)")
+        rows["kernel"] = f"{KERNEL['name']} → {spec.argv[0]}" + (
+            "" if same else "  (WARNING: another Python)"
+        )
     except Exception:  # noqa: BLE001 - report, don't crash
         rows["kernel"] = f"{KERNEL['name']} NOT INSTALLED (run: python3 course.py setup)"
     root = course_root()
@@ -106,16 +107,27 @@ def build_parser() -> argparse.ArgumentParser:
 
     grade = sub.add_parser("grade", help="instructors: autograde submissions with nbgrader")
     grade.add_argument("assignment", nargs="*", help="assignment ids (default: all collected)")
-    grade.add_argument("--submitted", default=None,
-                       help="folder in nbgrader layout <student>/<assignment>/ "
-                            "(default: <course>/submitted)")
-    grade.add_argument("--jobs", type=int, default=None, help="parallel submissions "
-                       "(default: number of cores)")
+    grade.add_argument(
+        "--submitted",
+        default=None,
+        help="folder in nbgrader layout <student>/<assignment>/ (default: <course>/submitted)",
+    )
+    grade.add_argument(
+        "--jobs", type=int, default=None, help="parallel submissions (default: number of cores)"
+    )
     grade.add_argument("--timeout", type=int, default=120, help="seconds per cell")
-    grade.add_argument("--csv", default="grades.csv", help="where to write the final grades "
-                       "(nbgrader's own export goes next to it, as <name>.nbgrader.csv)")
-    grade.add_argument("--course", default=None, help="course folder with nbgrader_config.py "
-                       "and solutions/ (default: found from the working directory)")
+    grade.add_argument(
+        "--csv",
+        default="grades.csv",
+        help="where to write the final grades "
+        "(nbgrader's own export goes next to it, as <name>.nbgrader.csv)",
+    )
+    grade.add_argument(
+        "--course",
+        default=None,
+        help="course folder with nbgrader_config.py "
+        "and solutions/ (default: found from the working directory)",
+    )
     grade.set_defaults(run=_grade)
     return parser
 

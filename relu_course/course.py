@@ -38,8 +38,11 @@ def course_root(start: str | os.PathLike | None = None) -> Path:
 def assignments(root: Path | None = None) -> list[str]:
     """Assignment ids (``00_welcome``, ...) in curriculum order."""
     root = root or course_root()
-    return sorted(p.name for p in (root / "solutions").iterdir()
-                  if p.is_dir() and (p / f"{p.name}.ipynb").is_file())
+    return sorted(
+        p.name
+        for p in (root / "solutions").iterdir()
+        if p.is_dir() and (p / f"{p.name}.ipynb").is_file()
+    )
 
 
 def solution_notebook(assignment: str, root: Path | None = None) -> Path:

@@ -48,8 +48,9 @@ def quiet_input_structure_warning() -> Iterator[None]:
         yield
 
 
-def is_born_dead(depth: int, width: int, trials: int, rng: np.random.Generator,
-                 grid: int = 21) -> np.ndarray:
+def is_born_dead(
+    depth: int, width: int, trials: int, rng: np.random.Generator, grid: int = 21
+) -> np.ndarray:
     """Draw ``trials`` one-input ReLU MLPs and say which are constant on a grid over [−1, 1].
 
     Each net has ``depth`` hidden ReLU layers of ``width`` units, He-normal weights
@@ -87,7 +88,7 @@ def single_input_dead_bound(depth: int, width: int) -> float:
     variables, so the layer is all-zero with probability 2⁻ᴺ. Being constant on [−1, 1]
     needs the net dead at every input, so this is an upper bound on the born-dead probability.
     """
-    return float(1.0 - (1.0 - 2.0 ** -width) ** depth)
+    return float(1.0 - (1.0 - 2.0**-width) ** depth)
 
 
 class DeadFractionMonitor(keras.callbacks.Callback):
@@ -108,8 +109,11 @@ class DeadFractionMonitor(keras.callbacks.Callback):
         layers = relu_layers(self.model)
         # One probe model for the whole run: building it every epoch costs more than a step.
         self._names = [layer.name for layer in layers]
-        self._probe = (keras.Model(self.model.inputs[0], [layer.output for layer in layers])
-                       if layers else None)
+        self._probe = (
+            keras.Model(self.model.inputs[0], [layer.output for layer in layers])
+            if layers
+            else None
+        )
         if self.at_start:
             self.initial = self._fractions()
 
@@ -119,8 +123,10 @@ class DeadFractionMonitor(keras.callbacks.Callback):
         outputs = self._probe(tf.convert_to_tensor(self.x), training=False)
         if not isinstance(outputs, list | tuple):
             outputs = [outputs]
-        return {name: float(dead_unit_mask(np.asarray(a).reshape(len(a), -1)).mean())
-                for name, a in zip(self._names, outputs, strict=True)}
+        return {
+            name: float(dead_unit_mask(np.asarray(a).reshape(len(a), -1)).mean())
+            for name, a in zip(self._names, outputs, strict=True)
+        }
 
     def on_epoch_end(self, epoch, logs=None):
         for name, fraction in self._fractions().items():

@@ -59,8 +59,9 @@ def rms(a) -> float:
     return float(np.sqrt(np.mean(a * a)))
 
 
-def propagate_rms(init_std: Callable[[int], float], depth: int, width: int, x,
-                  seed: int = 0) -> np.ndarray:
+def propagate_rms(
+    init_std: Callable[[int], float], depth: int, width: int, x, seed: int = 0
+) -> np.ndarray:
     """RMS of each layer's output when ``x`` goes through ``depth`` bias-free ReLU layers.
 
     Layer l has a fresh weight matrix of shape (fan_in, width) drawn from
@@ -131,8 +132,9 @@ class UntruncatedHeNormal(keras.initializers.Initializer):
     def __call__(self, shape, dtype=None):
         fan_in = shape[0] if len(shape) == 2 else int(np.prod(shape[:-1]))
         seed = self.seed if self.seed is not None else self._generator
-        return keras.random.normal(shape, stddev=he_std(fan_in), dtype=dtype or "float32",
-                                   seed=seed)
+        return keras.random.normal(
+            shape, stddev=he_std(fan_in), dtype=dtype or "float32", seed=seed
+        )
 
     def get_config(self):
         return {"seed": self.seed}

@@ -63,7 +63,9 @@ def claim(
     if low is None and high is None:
         raise ValueError("expect needs at least one bound")
     value = float(value)
-    holds = math.isfinite(value) and (low is None or value >= low) and (high is None or value <= high)
+    holds = (
+        math.isfinite(value) and (low is None or value >= low) and (high is None or value <= high)
+    )
     record = Claim(
         id=id,
         value=value,
@@ -86,4 +88,6 @@ def read_claims(path: str | os.PathLike) -> list[dict]:
     path = Path(path)
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [
+        json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()
+    ]

@@ -16,7 +16,15 @@ from keras import layers
 __all__ = ["activation_layer", "build_mlp", "ACTIVATION_NAMES"]
 
 ACTIVATION_NAMES = (
-    "relu", "leaky_relu", "prelu", "elu", "gelu", "tanh", "sigmoid", "softplus", "linear",
+    "relu",
+    "leaky_relu",
+    "prelu",
+    "elu",
+    "gelu",
+    "tanh",
+    "sigmoid",
+    "softplus",
+    "linear",
 )
 
 
@@ -32,8 +40,9 @@ def activation_layer(spec: str, name: str | None = None) -> keras.layers.Layer:
     if base == "leaky_relu":
         return layers.LeakyReLU(negative_slope=float(arg or 0.01), name=name)
     if base == "prelu":
-        return layers.PReLU(alpha_initializer=keras.initializers.Constant(float(arg or 0.25)),
-                            name=name)
+        return layers.PReLU(
+            alpha_initializer=keras.initializers.Constant(float(arg or 0.25)), name=name
+        )
     if base == "elu":
         return layers.ELU(alpha=float(arg or 1.0), name=name)
     if base in ("gelu", "tanh", "sigmoid", "softplus", "linear"):
@@ -91,8 +100,11 @@ def build_mlp(
             stack += [dense, act, bn]
         else:
             stack += [dense, act]
-    stack.append(layers.Dense(num_classes, kernel_initializer=_initializer(kernel_initializer, 0),
-                              name="logits"))
+    stack.append(
+        layers.Dense(
+            num_classes, kernel_initializer=_initializer(kernel_initializer, 0), name="logits"
+        )
+    )
     # "leaky_relu:0.2" is not a valid Keras scope name: ':' would make fit() raise
     default_name = f"mlp_{depth}x{width}_{activation.replace(':', '_').replace('.', 'p')}"
     return keras.Sequential(stack, name=name or default_name)

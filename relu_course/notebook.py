@@ -46,8 +46,10 @@ def _install_check_display() -> None:
     from relu_course.checks import CheckFailed
 
     def show_check_failure(shell, etype, value, tb, tb_offset=None):
-        lines = [f"\x1b[31m✗ {line}\x1b[0m" if i == 0 else line
-                 for i, line in enumerate(str(value).splitlines())]
+        lines = [
+            f"\x1b[31m✗ {line}\x1b[0m" if i == 0 else line
+            for i, line in enumerate(str(value).splitlines())
+        ]
         shell._showtraceback(etype, value, lines)
         return lines
 

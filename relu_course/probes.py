@@ -31,8 +31,11 @@ def is_relu_layer(layer: keras.layers.Layer) -> bool:
     """
     if isinstance(layer, keras.layers.ReLU):
         config = layer.get_config()
-        return (not config.get("negative_slope") and not config.get("threshold")
-                and config.get("max_value") is None)
+        return (
+            not config.get("negative_slope")
+            and not config.get("threshold")
+            and config.get("max_value") is None
+        )
     activation = getattr(layer, "activation", None)
     return activation is not None and getattr(activation, "__name__", "") == "relu"
 
@@ -59,7 +62,9 @@ def layer_outputs(model: keras.Model, x, layers_to_probe) -> dict[str, np.ndarra
     outputs = probe(tf.convert_to_tensor(x), training=False)
     if not isinstance(outputs, list | tuple):
         outputs = [outputs]
-    return {layer.name: np.asarray(out) for layer, out in zip(layers_to_probe, outputs, strict=True)}
+    return {
+        layer.name: np.asarray(out) for layer, out in zip(layers_to_probe, outputs, strict=True)
+    }
 
 
 def relu_outputs(model: keras.Model, x) -> dict[str, np.ndarray]:
@@ -91,8 +96,10 @@ def dead_unit_mask(a) -> np.ndarray:
 
 def dead_fraction_per_layer(model: keras.Model, x) -> dict[str, float]:
     """Per plain-ReLU layer, the fraction of units that output 0 on every example of ``x``."""
-    return {name: float(dead_unit_mask(a.reshape(len(a), -1)).mean())
-            for name, a in relu_outputs(model, x).items()}
+    return {
+        name: float(dead_unit_mask(a.reshape(len(a), -1)).mean())
+        for name, a in relu_outputs(model, x).items()
+    }
 
 
 def hoyer(v) -> float:

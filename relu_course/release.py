@@ -14,8 +14,9 @@ from relu_course.course import assignments, course_root
 __all__ = ["generate_release"]
 
 
-def generate_release(root: Path | None = None, into: Path | None = None,
-                     only: list[str] | None = None) -> list[Path]:
+def generate_release(
+    root: Path | None = None, into: Path | None = None, only: list[str] | None = None
+) -> list[Path]:
     """Run ``nbgrader generate_assignment`` for each assignment; return the notebooks written.
 
     ``into`` writes the release somewhere else (the sync test compares it with
@@ -30,11 +31,21 @@ def generate_release(root: Path | None = None, into: Path | None = None,
             # A scratch release folder: nbgrader refuses to overwrite without --force and we
             # want the release to contain exactly what it generates, nothing stale.
             subprocess.run(
-                [sys.executable, "-m", "nbgrader", "generate_assignment", assignment,
-                 "--no-db", "--force", "--log-level=WARN",
-                 f"--CourseDirectory.root={root}",
-                 f"--CourseDirectory.release_directory={scratch}"],
-                cwd=root, check=True, env={**os.environ, "JUPYTER_PLATFORM_DIRS": "1"},
+                [
+                    sys.executable,
+                    "-m",
+                    "nbgrader",
+                    "generate_assignment",
+                    assignment,
+                    "--no-db",
+                    "--force",
+                    "--log-level=WARN",
+                    f"--CourseDirectory.root={root}",
+                    f"--CourseDirectory.release_directory={scratch}",
+                ],
+                cwd=root,
+                check=True,
+                env={**os.environ, "JUPYTER_PLATFORM_DIRS": "1"},
             )
             target = into / assignment
             if target.exists():

@@ -42,10 +42,14 @@ def fit_classifier(
     if progress is not None:
         callbacks.append(progress_bar(epochs, progress))
     return model.fit(
-        data.x_train, data.y_train,
+        data.x_train,
+        data.y_train,
         validation_data=(data.x_val, data.y_val),
-        epochs=epochs, batch_size=batch_size, shuffle=shuffle,
-        callbacks=callbacks, verbose=0,
+        epochs=epochs,
+        batch_size=batch_size,
+        shuffle=shuffle,
+        callbacks=callbacks,
+        verbose=0,
     )
 
 

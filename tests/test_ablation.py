@@ -28,12 +28,11 @@ from relu_course.models import build_mlp
 
 
 def _keras_twin(ensemble, n, spec):
-    model = build_mlp(ensemble.depth, ensemble.width, spec, input_dim=8, num_classes=3,
-                      name="twin")
+    model = build_mlp(ensemble.depth, ensemble.width, spec, input_dim=8, num_classes=3, name="twin")
     dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
     weights = ensemble.network_weights(n)
     for i, layer in enumerate(dense):
-        layer.set_weights(weights[2 * i:2 * i + 2])
+        layer.set_weights(weights[2 * i : 2 * i + 2])
     return model
 
 
@@ -51,13 +50,15 @@ def test_forward_matches_keras(spec):
     x = np.random.default_rng(5).normal(size=(10, 8)).astype(np.float32)
     logits = np.asarray(ensemble.forward(x))
     for n in (1, 2):
-        np.testing.assert_allclose(logits[n], np.asarray(_keras_twin(ensemble, n, spec)(x)),
-                                   rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(
+            logits[n], np.asarray(_keras_twin(ensemble, n, spec)(x)), rtol=1e-5, atol=1e-5
+        )
 
 
 def test_same_seed_same_initial_weights():
-    ensemble = MLPEnsemble([NetSpec("relu", 3), NetSpec("tanh", 3), NetSpec("relu", 4)],
-                           input_dim=8, num_classes=3)
+    ensemble = MLPEnsemble(
+        [NetSpec("relu", 3), NetSpec("tanh", 3), NetSpec("relu", 4)], input_dim=8, num_classes=3
+    )
     w = [ensemble.network_weights(n)[0] for n in range(3)]
     assert np.array_equal(w[0], w[1]) and not np.array_equal(w[0], w[2])
 
@@ -81,15 +82,22 @@ def test_training_equals_separate_keras_adam():
         for _ in range(3):
             with tf.GradientTape() as tape:
                 loss = loss_fn(y, twin(x, training=True))
-            opt.apply_gradients(zip(tape.gradient(loss, twin.trainable_variables),
-                                    twin.trainable_variables, strict=True))
-        np.testing.assert_allclose(np.asarray(ensemble.forward(x))[n], np.asarray(twin(x)),
-                                   rtol=1e-4, atol=1e-4)
+            opt.apply_gradients(
+                zip(
+                    tape.gradient(loss, twin.trainable_variables),
+                    twin.trainable_variables,
+                    strict=True,
+                )
+            )
+        np.testing.assert_allclose(
+            np.asarray(ensemble.forward(x))[n], np.asarray(twin(x)), rtol=1e-4, atol=1e-4
+        )
 
 
 def test_l2_penalty_matches_keras_regularizer():
-    ensemble = MLPEnsemble([NetSpec("relu", 0, l2=1e-3), NetSpec("relu", 0)], input_dim=8,
-                           num_classes=3)
+    ensemble = MLPEnsemble(
+        [NetSpec("relu", 0, l2=1e-3), NetSpec("relu", 0)], input_dim=8, num_classes=3
+    )
     reg = keras.regularizers.L2(1e-3)
     expected = sum(float(reg(tf.constant(k))) for k in ensemble.network_weights(0)[::2])
     np.testing.assert_allclose(np.asarray(ensemble.penalty()), [expected, 0.0], rtol=1e-5)
@@ -97,8 +105,9 @@ def test_l2_penalty_matches_keras_regularizer():
 
 def test_train_ensemble_and_hidden_statistics():
     data = _data()
-    ensemble = MLPEnsemble([NetSpec("relu", 0), NetSpec("sigmoid", 0, dropout=0.2)],
-                           input_dim=8, num_classes=3)
+    ensemble = MLPEnsemble(
+        [NetSpec("relu", 0), NetSpec("sigmoid", 0, dropout=0.2)], input_dim=8, num_classes=3
+    )
     history = train_ensemble(ensemble, data, epochs=4, batch_size=32, learning_rate=3e-2)
     assert history["loss"].shape == (4, 2) and np.all(history["loss"][-1] < history["loss"][0])
     zeros, dead = hidden_statistics(ensemble, data.x_val)
@@ -107,17 +116,28 @@ def test_train_ensemble_and_hidden_statistics():
 
 
 def test_ablation_records_fields():
-    records, history = ablation_records(_data(), {"relu": "relu", "tanh": "tanh"}, seeds=(0, 1),
-                                        width=8, epochs=1)
+    records, history = ablation_records(
+        _data(), {"relu": "relu", "tanh": "tanh"}, seeds=(0, 1), width=8, epochs=1
+    )
     assert len(records) == 4 and history["val_accuracy"].shape == (1, 4)
-    assert set(records[0]) == {"activation", "seed", "val_accuracy", "train_accuracy",
-                               "val_loss", "sparsity", "dead_fraction", "activation_us"}
+    assert set(records[0]) == {
+        "activation",
+        "seed",
+        "val_accuracy",
+        "train_accuracy",
+        "val_loss",
+        "sparsity",
+        "dead_fraction",
+        "activation_us",
+    }
     assert activation_cost("relu", shape=(64, 8), repeat=1) > 0
 
 
 def test_summarize_trials_reference():
-    records = [{"activation": a, "seed": s, "val_accuracy": v, "note": "x"}
-               for a, s, v in [("a", 0, 0.5), ("a", 1, 0.7), ("b", 0, 0.9), ("b", 1, 0.8)]]
+    records = [
+        {"activation": a, "seed": s, "val_accuracy": v, "note": "x"}
+        for a, s, v in [("a", 0, 0.5), ("a", 1, 0.7), ("b", 0, 0.9), ("b", 1, 0.8)]
+    ]
     table = summarize_trials(records)
     assert list(table.index) == ["b", "a"]
     assert list(table.columns) == ["val_accuracy_mean", "val_accuracy_std"]
@@ -135,15 +155,22 @@ def test_welch_against_scipy_and_constant_samples():
 
 def test_false_positive_rate_near_alpha():
     rng = np.random.default_rng(0)
-    hits = sum(differs_beyond_noise(rng.normal(size=5), rng.normal(size=5))
-               for _ in range(2000))
+    hits = sum(differs_beyond_noise(rng.normal(size=5), rng.normal(size=5)) for _ in range(2000))
     assert 0.03 < hits / 2000 < 0.07
 
 
 def test_compare_to_baseline():
-    records = [{"activation": a, "seed": s, "val_accuracy": v}
-               for a, s, v in [("relu", 0, 0.9), ("relu", 1, 0.91), ("sig", 0, 0.5),
-                               ("sig", 1, 0.52), ("same", 0, 0.905), ("same", 1, 0.9)]]
+    records = [
+        {"activation": a, "seed": s, "val_accuracy": v}
+        for a, s, v in [
+            ("relu", 0, 0.9),
+            ("relu", 1, 0.91),
+            ("sig", 0, 0.5),
+            ("sig", 1, 0.52),
+            ("same", 0, 0.905),
+            ("same", 1, 0.9),
+        ]
+    ]
     table = compare_to_baseline(records)
     assert isinstance(table, pd.DataFrame) and set(table.index) == {"sig", "same"}
     assert bool(table.loc["sig", "differs beyond noise"])

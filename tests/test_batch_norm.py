@@ -68,8 +68,9 @@ def test_train_model_learns_and_matches_accuracy():
     set_seed(0)
     data = _tiny_split()
     model = build_mlp(1, 16, "relu", num_classes=2, name="tiny")
-    history = train_model(model, data, epochs=5, optimizer=keras.optimizers.Adam(1e-2),
-                          batch_size=32)
+    history = train_model(
+        model, data, epochs=5, optimizer=keras.optimizers.Adam(1e-2), batch_size=32
+    )
     assert len(history["loss"]) == 5 and history["loss"][-1] < history["loss"][0]
     assert history["val_accuracy"][-1] == accuracy(model, data.x_val, data.y_val)
     assert history["val_accuracy"][-1] > 0.8
@@ -81,18 +82,26 @@ def test_train_model_is_reproducible():
     for _ in range(2):
         set_seed(4)
         model = build_mlp(1, 8, "relu", num_classes=2, batch_norm="before", name="tiny")
-        runs.append(train_model(model, data, epochs=2, optimizer=keras.optimizers.SGD(0.1),
-                                batch_size=32, seed=4)["loss"])
+        runs.append(
+            train_model(
+                model, data, epochs=2, optimizer=keras.optimizers.SGD(0.1), batch_size=32, seed=4
+            )["loss"]
+        )
     assert runs[0] == runs[1]
 
 
 def test_momentum_lag_run_structure():
     digits = load_digits_split()
-    small = Split(digits.x_train[:256], digits.y_train[:256], digits.x_val[:128],
-                  digits.y_val[:128])
+    small = Split(
+        digits.x_train[:256], digits.y_train[:256], digits.x_val[:128], digits.y_val[:128]
+    )
     results = momentum_and_placement_run(small, epochs=1, progress=False)
-    assert set(results) == {"no BN", "before, momentum 0.99", "before, momentum 0.9",
-                            "after, momentum 0.9"}
+    assert set(results) == {
+        "no BN",
+        "before, momentum 0.99",
+        "before, momentum 0.9",
+        "after, momentum 0.9",
+    }
     for run in results.values():
         assert 0 <= run["inference_accuracy"] <= 1 and 0 <= run["sparsity"] <= 1
     # without BN the two modes are the same function

@@ -27,8 +27,12 @@ def _answered(source: str):
 
 
 def _run(*paths: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "relu_course", "check", "--timeout", "60",
-                           *map(str, paths)], capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "relu_course", "check", "--timeout", "60", *map(str, paths)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -36,8 +40,10 @@ def learner(tmp_path_factory):
     folder = tmp_path_factory.mktemp("learner")
     good = folder / "good" / "00_welcome.ipynb"
     bad = folder / "bad" / "00_welcome.ipynb"
-    for path, source in ((good, "def add_one(x):\n    return x + 1\n"),
-                         (bad, "def add_one(x):\n    return x + 2\n")):
+    for path, source in (
+        (good, "def add_one(x):\n    return x + 1\n"),
+        (bad, "def add_one(x):\n    return x + 2\n"),
+    ):
         path.parent.mkdir()
         nbformat.write(_answered(source), path)
     digests = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in (good, bad)}

@@ -72,8 +72,10 @@ def _dead_fraction_by_hand(model, x):
         if isinstance(layer, keras.layers.InputLayer):
             continue
         h = layer(h)
-        is_relu = (type(layer) is keras.layers.ReLU
-                   or getattr(getattr(layer, "activation", None), "__name__", "") == "relu")
+        is_relu = (
+            type(layer) is keras.layers.ReLU
+            or getattr(getattr(layer, "activation", None), "__name__", "") == "relu"
+        )
         if is_relu:
             result[layer.name] = float(np.mean(np.all(h.numpy() == 0, axis=0)))
     return result
@@ -81,9 +83,12 @@ def _dead_fraction_by_hand(model, x):
 
 def _fraction_from(mask_fn, keep=lambda layer: True):
     def dead_fraction(model, x):
-        return {name: float(np.mean(mask_fn(a)))
-                for name, a in _relu_layer_outputs(model, x)
-                if keep(model.get_layer(name))}
+        return {
+            name: float(np.mean(mask_fn(a)))
+            for name, a in _relu_layer_outputs(model, x)
+            if keep(model.get_layer(name))
+        }
+
     return dead_fraction
 
 
@@ -98,8 +103,19 @@ def _counts_leaky_layers(model, x):
 
 def _fits_the_model(model, x):
     model.compile(optimizer="sgd", loss="mse")
-    model.fit(x, np.zeros((len(x), model.output_shape[-1] if hasattr(model, "output_shape")
-                           else model.outputs[0].shape[-1])), epochs=1, verbose=0)
+    model.fit(
+        x,
+        np.zeros(
+            (
+                len(x),
+                model.output_shape[-1]
+                if hasattr(model, "output_shape")
+                else model.outputs[0].shape[-1],
+            )
+        ),
+        epochs=1,
+        verbose=0,
+    )
     return _fraction_from(lambda a: np.all(a == 0, axis=0))(model, x)
 
 
@@ -112,11 +128,17 @@ DEAD_FRACTION_CORRECT = {
 DEAD_FRACTION_WRONG = {
     "zero_fraction_per_example": (_fraction_from(lambda a: a == 0), "zero *entries*"),
     "majority_zero": (_fraction_from(lambda a: np.mean(a == 0, axis=0) > 0.5), "most examples"),
-    "dead_count": (lambda m, x: {k: float(np.all(a == 0, axis=0).sum())
-                                 for k, a in _relu_layer_outputs(m, x)}, "number of dead units"),
-    "dense_relu_only": (_fraction_from(lambda a: np.all(a == 0, axis=0),
-                                       keep=lambda layer: isinstance(layer, keras.layers.Dense)),
-                        "every relu counts"),
+    "dead_count": (
+        lambda m, x: {k: float(np.all(a == 0, axis=0).sum()) for k, a in _relu_layer_outputs(m, x)},
+        "number of dead units",
+    ),
+    "dense_relu_only": (
+        _fraction_from(
+            lambda a: np.all(a == 0, axis=0),
+            keep=lambda layer: isinstance(layer, keras.layers.Dense),
+        ),
+        "every relu counts",
+    ),
     "counts_leaky_layers": (_counts_leaky_layers, "only plain relu"),
     "list_of_values": (lambda m, x: list(_dead_fraction_by_hand(m, x).values()), "not a dict"),
     "trains_the_model": (_fits_the_model, "changed the model's weights"),
@@ -145,16 +167,26 @@ LEAKY_CORRECT = {
 
 LEAKY_WRONG = {
     "slope_ignored": (lambda x, negative_slope=0.01: tf.where(x > 0, x, 0.01 * x), "argument"),
-    "keras_default_0_3": (lambda x, negative_slope=0.3: tf.where(x > 0, x, negative_slope * x),
-                          "0.3"),
+    "keras_default_0_3": (
+        lambda x, negative_slope=0.3: tf.where(x > 0, x, negative_slope * x),
+        "0.3",
+    ),
     "keras_layer_default": (lambda x, negative_slope=0.01: keras.layers.LeakyReLU()(x), "0.3"),
-    "numpy_inside": (lambda x, negative_slope=0.01: tf.constant(
-        np.where(x.numpy() > 0, x.numpy(), negative_slope * x.numpy())), "tf.function"),
-    "numpy_output": (lambda x, negative_slope=0.01: np.where(x > 0, x, negative_slope * x),
-                     "not a tf.tensor"),
+    "numpy_inside": (
+        lambda x, negative_slope=0.01: tf.constant(
+            np.where(x.numpy() > 0, x.numpy(), negative_slope * x.numpy())
+        ),
+        "tf.function",
+    ),
+    "numpy_output": (
+        lambda x, negative_slope=0.01: np.where(x > 0, x, negative_slope * x),
+        "not a tf.tensor",
+    ),
     "plain_relu": (lambda x, negative_slope=0.01: tf.nn.relu(x), "that is relu"),
-    "casts_to_float32": (lambda x, negative_slope=0.01: tf.nn.leaky_relu(
-        tf.cast(x, tf.float32), negative_slope), "dtype"),
+    "casts_to_float32": (
+        lambda x, negative_slope=0.01: tf.nn.leaky_relu(tf.cast(x, tf.float32), negative_slope),
+        "dtype",
+    ),
     "stub": (_stub, "not implemented yet"),
 }
 
@@ -276,8 +308,9 @@ def test_dead_unit_monitor_rejects(name, rejected):
 
 
 # ---------------------------------------------------------------- born_dead_probability
-def _born_dead(weights="he", grid=21, bias=0.0, count_output=False, use_trials=True,
-               use_seed=True, alive=False):
+def _born_dead(
+    weights="he", grid=21, bias=0.0, count_output=False, use_trials=True, use_seed=True, alive=False
+):
     def born_dead_probability(depth, width, trials=500, seed=0):
         rng = np.random.default_rng(seed if use_seed else None)
         n = trials if use_trials else 500
@@ -298,6 +331,7 @@ def _born_dead(weights="he", grid=21, bias=0.0, count_output=False, use_trials=T
             out = h @ rng.normal(size=(width, 1))
             dead += bool(np.ptp(out) < 1e-12)
         return (n - dead) / n if alive else dead / n
+
     return born_dead_probability
 
 
@@ -308,8 +342,14 @@ def _born_dead_keras(depth, width, trials=500, seed=0):
     h = np.tile(x[None, :, None], (trials, 1, 1))
     for _ in range(depth):
         fan_in = h.shape[-1]
-        h = np.maximum(np.einsum("tgi,tij->tgj", h, rng.standard_normal((trials, fan_in, width))
-                                 * np.sqrt(2 / fan_in)), 0)
+        h = np.maximum(
+            np.einsum(
+                "tgi,tij->tgj",
+                h,
+                rng.standard_normal((trials, fan_in, width)) * np.sqrt(2 / fan_in),
+            ),
+            0,
+        )
     out = np.einsum("tgi,tio->tgo", h, rng.standard_normal((trials, width, 1)))
     return float(np.mean(np.ptp(out[..., 0], axis=1) == 0))
 
@@ -325,8 +365,10 @@ BORN_DEAD_CORRECT = {
 }
 
 BORN_DEAD_WRONG = {
-    "single_input_formula": (lambda depth, width, trials=500, seed=0:
-                             single_input_dead_bound(depth, width), "formula"),
+    "single_input_formula": (
+        lambda depth, width, trials=500, seed=0: single_input_dead_bound(depth, width),
+        "formula",
+    ),
     "ignores_trials": (_born_dead(use_trials=False), "trials"),
     "ignores_seed": (_born_dead(use_seed=False), "seed"),
     "depth_counts_output_layer": (_born_dead(count_output=True), "depth − 1"),

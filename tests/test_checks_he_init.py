@@ -82,8 +82,9 @@ def _numpy_unseeded(shape, std, seed, dtype):
 
 def _truncated(shape, std, seed, dtype):
     # Keras HeNormal: truncated at 2σ of a normal rescaled so that the variance is 2/fan_in
-    return keras.random.truncated_normal(shape, stddev=std / 0.87962566103423978, seed=seed,
-                                         dtype=dtype)
+    return keras.random.truncated_normal(
+        shape, stddev=std / 0.87962566103423978, seed=seed, dtype=dtype
+    )
 
 
 def _uniform(shape, std, seed, dtype):
@@ -118,16 +119,22 @@ HE_INIT_WRONG = {
     "truncated_normal": (_initializer(_truncated), "truncated"),
     "uniform_same_variance": (_initializer(_uniform), "uniform"),
     "fan_out": (_initializer(_keras_normal, fan=lambda shape: shape[-1]), "fan_out"),
-    "one_over_fan_in": (_initializer(lambda s, std, seed, d: _keras_normal(
-        s, std / math.sqrt(2), seed, d)), "lecun"),
-    "variance_as_std": (_initializer(lambda s, std, seed, d: _keras_normal(
-        s, std**2, seed, d)), "variance"),
-    "glorot": (_initializer(_keras_normal, fan=lambda shape: (shape[0] + shape[1])), "glorot"),
+    "one_over_fan_in": (
+        _initializer(lambda s, std, seed, d: _keras_normal(s, std / math.sqrt(2), seed, d)),
+        "lecun",
+    ),
+    "variance_as_std": (
+        _initializer(lambda s, std, seed, d: _keras_normal(s, std**2, seed, d)),
+        "variance",
+    ),
+    "glorot": (_initializer(_keras_normal, fan=lambda shape: shape[0] + shape[1]), "glorot"),
     "ignores_seed": (_initializer(_numpy_unseeded), "same seed"),
     "seed_never_used": (_initializer(_keras_normal, seeded=False), "same seed"),
     "no_get_config": (_initializer(_keras_normal, config=False), "get_config"),
-    "not_an_initializer": (type("Plain", (), {"__init__": lambda self, seed=None: None}),
-                           "initializer subclass"),
+    "not_an_initializer": (
+        type("Plain", (), {"__init__": lambda self, seed=None: None}),
+        "initializer subclass",
+    ),
     "stub": (_initializer(_stub), "not implemented yet"),
 }
 
@@ -144,8 +151,9 @@ def test_he_normal_init_rejects(name, rejected):
 
 
 # ---------------------------------------------------------------- propagate_rms
-def _propagate(measure="rms", redraw=True, first_fan="input", seeded=True, include_input=False,
-               as_list=False):
+def _propagate(
+    measure="rms", redraw=True, first_fan="input", seeded=True, include_input=False, as_list=False
+):
     def propagate_rms(init_std, depth, width, x, seed=0):
         rng = np.random.default_rng(seed if seeded else None)
         h = np.asarray(x, dtype=np.float64)
@@ -161,10 +169,16 @@ def _propagate(measure="rms", redraw=True, first_fan="input", seeded=True, inclu
                 w = shared
             pre = h @ w
             h = np.maximum(pre, 0.0)
-            values.append({"rms": np.sqrt(np.mean(h**2)), "std": h.std(),
-                           "pre": np.sqrt(np.mean(pre**2)), "mean_abs": np.mean(np.abs(h))
-                           }[measure])
+            values.append(
+                {
+                    "rms": np.sqrt(np.mean(h**2)),
+                    "std": h.std(),
+                    "pre": np.sqrt(np.mean(pre**2)),
+                    "mean_abs": np.mean(np.abs(h)),
+                }[measure]
+            )
         return values if as_list else np.array(values)
+
     return propagate_rms
 
 

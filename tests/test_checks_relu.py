@@ -94,10 +94,11 @@ RELU_TF_CORRECT = {
 
 RELU_TF_WRONG = {
     "numpy_output": (lambda x: np.maximum(x, 0), "not a tf.tensor"),
-    "numpy_inside_tf_function": (lambda x: tf.constant(np.maximum(x.numpy(), 0)),
-                                 "tf.function"),
-    "np_maximum_on_tensor_then_convert": (lambda x: tf.convert_to_tensor(np.maximum(x, 0)),
-                                          "tf.function"),
+    "numpy_inside_tf_function": (lambda x: tf.constant(np.maximum(x.numpy(), 0)), "tf.function"),
+    "np_maximum_on_tensor_then_convert": (
+        lambda x: tf.convert_to_tensor(np.maximum(x, 0)),
+        "tf.function",
+    ),
     "casts_to_float32": (lambda x: tf.maximum(tf.cast(x, tf.float32), 0.0), "dtype"),
     "abs": (tf.abs, "|x|"),
     "leaky": (lambda x: tf.where(x > 0, x, 0.01 * x), "leaky"),
@@ -134,8 +135,10 @@ RELU_GRAD_WRONG = {
     "float64": (lambda x: (x > 0).astype(np.float64), "dtype"),
     "relu_itself": (lambda x: np.maximum(x, 0), "relu(x) itself"),
     "sign": (lambda x: np.sign(x).astype(x.dtype), "derivative is 0"),
-    "sigmoid_derivative": (lambda x: (1 / (1 + np.exp(-x)) * (1 - 1 / (1 + np.exp(-x)))).astype(x.dtype),
-                           "wrong value"),
+    "sigmoid_derivative": (
+        lambda x: (1 / (1 + np.exp(-x)) * (1 - 1 / (1 + np.exp(-x)))).astype(x.dtype),
+        "wrong value",
+    ),
     "in_place": (lambda x: (x.__setitem__(slice(None), x > 0), x)[1], "in place"),
     "stub": (_stub, "not implemented yet"),
 }
@@ -153,8 +156,9 @@ def test_relu_grad_rejects(name, rejected):
 
 
 # ---------------------------------------------------------------- hat_network
-def _hat(hidden_kernel, hidden_bias, out_kernel, out_bias, activation="relu", units=3,
-         functional=False):
+def _hat(
+    hidden_kernel, hidden_bias, out_kernel, out_bias, activation="relu", units=3, functional=False
+):
     def build():
         if functional:
             inputs = keras.Input((1,))
@@ -162,15 +166,25 @@ def _hat(hidden_kernel, hidden_bias, out_kernel, out_bias, activation="relu", un
             model = keras.Model(inputs, keras.layers.Dense(1)(h))
             dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
         else:
-            model = keras.Sequential([keras.Input((1,)),
-                                      keras.layers.Dense(units, activation=activation),
-                                      keras.layers.Dense(1)])
+            model = keras.Sequential(
+                [
+                    keras.Input((1,)),
+                    keras.layers.Dense(units, activation=activation),
+                    keras.layers.Dense(1),
+                ]
+            )
             dense = model.layers
-        dense[0].set_weights([np.array([hidden_kernel], dtype=np.float32),
-                              np.array(hidden_bias, dtype=np.float32)])
-        dense[1].set_weights([np.array(out_kernel, dtype=np.float32).reshape(-1, 1),
-                              np.array([out_bias], dtype=np.float32)])
+        dense[0].set_weights(
+            [np.array([hidden_kernel], dtype=np.float32), np.array(hidden_bias, dtype=np.float32)]
+        )
+        dense[1].set_weights(
+            [
+                np.array(out_kernel, dtype=np.float32).reshape(-1, 1),
+                np.array([out_bias], dtype=np.float32),
+            ]
+        )
         return model
+
     return build
 
 
@@ -184,11 +198,17 @@ HAT_CORRECT = {
 HAT_WRONG = {
     "no_cancellation_outside": (_hat([1, 1, 1], [1, 0, -1], [1, -2, 0], 0), "outside"),
     "one_minus_abs": (_hat([1, -1, 0], [0, 0, 0], [-1, -1, 0], 1), "outside"),
-    "linear_hidden": (_hat([1, 1, 1], [1, 0, -1], [1, -2, 1], 0, activation="linear"),
-                      "dense(3, activation='relu')"),
+    "linear_hidden": (
+        _hat([1, 1, 1], [1, 0, -1], [1, -2, 1], 0, activation="linear"),
+        "dense(3, activation='relu')",
+    ),
     "four_units": (_hat([1, 1, 1, 0], [1, 0, -1, 0], [1, -2, 1, 0], 0, units=4), "dense(3"),
-    "untrained": (lambda: keras.Sequential([keras.Input((1,)), keras.layers.Dense(3, "relu"),
-                                            keras.layers.Dense(1)]), "wrong at x"),
+    "untrained": (
+        lambda: keras.Sequential(
+            [keras.Input((1,)), keras.layers.Dense(3, "relu"), keras.layers.Dense(1)]
+        ),
+        "wrong at x",
+    ),
     "returns_weights": (lambda: [np.ones((1, 3))], "not a keras.model"),
     "stub": (_stub, "not implemented yet"),
 }

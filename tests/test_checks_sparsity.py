@@ -36,8 +36,10 @@ SPARSITY_WRONG = {
     "non_zero_fraction": (lambda a: float(np.mean(np.asarray(a) != 0)), "non-zeros"),
     "count_not_fraction": (lambda a: int(np.sum(np.asarray(a) == 0)), "number of zeros"),
     "tensor_result": (lambda a: tf.reduce_mean(tf.cast(tf.equal(a, 0), tf.float32)), "float("),
-    "first_row_only": (lambda a: float(np.mean(np.asarray(a).reshape(len(a), -1)[0] == 0)),
-                       "wrong fraction"),
+    "first_row_only": (
+        lambda a: float(np.mean(np.asarray(a).reshape(len(a), -1)[0] == 0)),
+        "wrong fraction",
+    ),
     "returns_none": (lambda a: None, "return"),
     "stub": (_stub, "not implemented yet"),
 }
@@ -77,10 +79,12 @@ def _relu_acts_loop(model, x):
 
 
 def _relu_acts_by_class(model, x):
-    chosen = [layer for layer in model.layers
-              if isinstance(layer, keras.layers.ReLU | keras.layers.Activation | keras.layers.Dense)
-              and (isinstance(layer, keras.layers.ReLU)
-                   or layer.activation is keras.activations.relu)]
+    chosen = [
+        layer
+        for layer in model.layers
+        if isinstance(layer, keras.layers.ReLU | keras.layers.Activation | keras.layers.Dense)
+        and (isinstance(layer, keras.layers.ReLU) or layer.activation is keras.activations.relu)
+    ]
     return {name: value.copy() for name, value in _probe(model, x, chosen).items()}
 
 
@@ -111,24 +115,50 @@ RELU_ACTS_CORRECT = {
 
 RELU_ACTS_WRONG = {
     "every_layer_with_activation": (
-        lambda m, x: _probe(m, x, [layer for layer in m.layers if hasattr(layer, "activation")
-                                   or isinstance(layer, keras.layers.ReLU | keras.layers.LeakyReLU)]),
-        "not plain relus"),
+        lambda m, x: _probe(
+            m,
+            x,
+            [
+                layer
+                for layer in m.layers
+                if hasattr(layer, "activation")
+                or isinstance(layer, keras.layers.ReLU | keras.layers.LeakyReLU)
+            ],
+        ),
+        "not plain relus",
+    ),
     "includes_leaky": (
-        lambda m, x: _probe(m, x, [layer for layer in m.layers
-                                   if _is_relu(layer) or isinstance(layer, keras.layers.LeakyReLU)]),
-        "not plain relus"),
+        lambda m, x: _probe(
+            m,
+            x,
+            [
+                layer
+                for layer in m.layers
+                if _is_relu(layer) or isinstance(layer, keras.layers.LeakyReLU)
+            ],
+        ),
+        "not plain relus",
+    ),
     "relu_layers_only": (
-        lambda m, x: _probe(m, x, [layer for layer in m.layers if isinstance(layer, keras.layers.ReLU
-                                                                   | keras.layers.Activation)]),
-        "dense(..., activation='relu')"),
+        lambda m, x: _probe(
+            m,
+            x,
+            [
+                layer
+                for layer in m.layers
+                if isinstance(layer, keras.layers.ReLU | keras.layers.Activation)
+            ],
+        ),
+        "dense(..., activation='relu')",
+    ),
     "wrong_order": (
-        lambda m, x: dict(reversed(list(_relu_acts_loop(m, x).items()))), "out of order"),
+        lambda m, x: dict(reversed(list(_relu_acts_loop(m, x).items()))),
+        "out of order",
+    ),
     "pre_activations": (_pre_activations, "pre-activations"),
     "tensor_values": (_relu_acts_tensors, "not a numpy array"),
     "list_not_dict": (lambda m, x: list(_relu_acts_loop(m, x).values()), "not a dict"),
-    "keyed_by_index": (lambda m, x: dict(enumerate(_relu_acts_loop(m, x).values())),
-                       "layer.name"),
+    "keyed_by_index": (lambda m, x: dict(enumerate(_relu_acts_loop(m, x).values())), "layer.name"),
     "stub": (_stub, "not implemented yet"),
 }
 
@@ -153,22 +183,34 @@ def _hoyer_direct(v):
 
 HOYER_CORRECT = {
     "direct": _hoyer_direct,
-    "linalg_norms": lambda v: (np.sqrt(len(v)) - np.linalg.norm(v, 1) / np.linalg.norm(v))
-    / (np.sqrt(len(v)) - 1),
-    "tf_ops": lambda v: float((tf.sqrt(tf.constant(len(v), tf.float64))
-                               - tf.norm(tf.constant(v, tf.float64), 1)
-                               / tf.norm(tf.constant(v, tf.float64)))
-                              / (tf.sqrt(tf.constant(len(v), tf.float64)) - 1)),
+    "linalg_norms": lambda v: (
+        (np.sqrt(len(v)) - np.linalg.norm(v, 1) / np.linalg.norm(v)) / (np.sqrt(len(v)) - 1)
+    ),
+    "tf_ops": lambda v: float(
+        (
+            tf.sqrt(tf.constant(len(v), tf.float64))
+            - tf.norm(tf.constant(v, tf.float64), 1) / tf.norm(tf.constant(v, tf.float64))
+        )
+        / (tf.sqrt(tf.constant(len(v), tf.float64)) - 1)
+    ),
 }
 
 HOYER_WRONG = {
-    "no_normalisation": (lambda v: float(np.sqrt(len(v)) - np.abs(v).sum() / np.linalg.norm(v)),
-                         "√n − 1"),
-    "no_abs": (lambda v: float((np.sqrt(len(v)) - np.sum(v) / np.linalg.norm(v))
-                               / (np.sqrt(len(v)) - 1)), "absolute"),
+    "no_normalisation": (
+        lambda v: float(np.sqrt(len(v)) - np.abs(v).sum() / np.linalg.norm(v)),
+        "√n − 1",
+    ),
+    "no_abs": (
+        lambda v: float((np.sqrt(len(v)) - np.sum(v) / np.linalg.norm(v)) / (np.sqrt(len(v)) - 1)),
+        "absolute",
+    ),
     "one_minus_hoyer": (lambda v: 1 - _hoyer_direct(v), "1 − hoyer"),
-    "l2_over_l1": (lambda v: float((np.sqrt(len(v)) - np.linalg.norm(v) / np.abs(v).sum())
-                                   / (np.sqrt(len(v)) - 1)), "wrong value"),
+    "l2_over_l1": (
+        lambda v: float(
+            (np.sqrt(len(v)) - np.linalg.norm(v) / np.abs(v).sum()) / (np.sqrt(len(v)) - 1)
+        ),
+        "wrong value",
+    ),
     "zero_fraction_instead": (lambda v: float(np.mean(np.asarray(v) == 0)), "wrong value"),
     "tensor_result": (lambda v: tf.constant(_hoyer_direct(v)), "float("),
     "stub": (_stub, "not implemented yet"),

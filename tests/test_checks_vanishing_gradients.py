@@ -32,14 +32,18 @@ SIGMOID_GRAD_WRONG = {
     "sigmoid_itself": (_naive_sigmoid, "σ(x) itself"),
     "one_minus_sigmoid": (lambda x: 1 - _naive_sigmoid(x), "1 − σ(x)"),
     "tanh_derivative": (lambda x: 1 - np.tanh(x) ** 2, "derivative of tanh"),
-    "float64_output": (lambda x: (_naive_sigmoid(x) * (1 - _naive_sigmoid(x))).astype(np.float64),
-                       "dtype"),
+    "float64_output": (
+        lambda x: (_naive_sigmoid(x) * (1 - _naive_sigmoid(x))).astype(np.float64),
+        "dtype",
+    ),
     "tensor_output": (lambda x: tf.sigmoid(x) * (1 - tf.sigmoid(x)), "not a numpy array"),
     "returns_none": (lambda x: None, "return"),
     "stub": (_stub, "not implemented yet"),
     "flattened": (lambda x: np.ravel(_naive_sigmoid(x) * (1 - _naive_sigmoid(x))), "shape"),
-    "in_place": (lambda x: (x.__setitem__(..., _naive_sigmoid(x) * (1 - _naive_sigmoid(x))), x)[1],
-                 "in place"),
+    "in_place": (
+        lambda x: (x.__setitem__(..., _naive_sigmoid(x) * (1 - _naive_sigmoid(x))), x)[1],
+        "in place",
+    ),
     "max_quarter_constant": (lambda x: np.full_like(x, 0.25), "wrong value"),
 }
 
@@ -60,15 +64,17 @@ TANH_GRAD_CORRECT = {
     "one_minus_square": lambda x: 1 - np.tanh(x) ** 2,
     "sech_squared": lambda x: (1 / np.cosh(x) ** 2).astype(x.dtype),
     "product_form": lambda x: (1 - np.tanh(x)) * (1 + np.tanh(x)),
-    "via_sigmoid": lambda x: (4 * _naive_sigmoid(2 * x) * (1 - _naive_sigmoid(2 * x))),
+    "via_sigmoid": lambda x: 4 * _naive_sigmoid(2 * x) * (1 - _naive_sigmoid(2 * x)),
 }
 
 TANH_GRAD_WRONG = {
     "one_minus_tanh": (lambda x: 1 - np.tanh(x), "1 − tanh(x)"),
     "tanh_itself": (np.tanh, "tanh(x) itself"),
     "one_minus_abs_tanh": (lambda x: 1 - np.abs(np.tanh(x)), "1 − |tanh(x)|"),
-    "sigmoid_derivative": (lambda x: _naive_sigmoid(x) * (1 - _naive_sigmoid(x)),
-                           "derivative of the sigmoid"),
+    "sigmoid_derivative": (
+        lambda x: _naive_sigmoid(x) * (1 - _naive_sigmoid(x)),
+        "derivative of the sigmoid",
+    ),
     "boolean": (lambda x: np.abs(x) < 1, "booleans"),
     "list_output": (lambda x: [1 - np.tanh(v) ** 2 for v in np.ravel(x)], "not a numpy array"),
     "stub": (_stub, "not implemented yet"),
@@ -91,8 +97,19 @@ def _dense(model):
     return [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
 
 
-def _norms(model, x, y, *, loss=None, reverse=False, squared=False, biases=False,
-           weights=False, softmax=False, training=False):
+def _norms(
+    model,
+    x,
+    y,
+    *,
+    loss=None,
+    reverse=False,
+    squared=False,
+    biases=False,
+    weights=False,
+    softmax=False,
+    training=False,
+):
     loss_fn = loss or keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     variables = []
     for layer in _dense(model):
@@ -114,8 +131,9 @@ def _manual_loss_numpy_norms(model, x, y):
     with tf.GradientTape() as tape:
         logits = model(tf.constant(x))
         value = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(y, logits))
-    return np.array([np.linalg.norm(g.numpy()) for g in tape.gradient(value, kernels)],
-                    dtype=np.float32)
+    return np.array(
+        [np.linalg.norm(g.numpy()) for g in tape.gradient(value, kernels)], dtype=np.float32
+    )
 
 
 def _keeps_grads_by_variable_name(model, x, y):
@@ -151,8 +169,11 @@ NORMS_WRONG = {
     "output_side_first": (lambda m, x, y: _norms(m, x, y, reverse=True), "reversed"),
     "biases_included": (lambda m, x, y: _norms(m, x, y, biases=True), "biases"),
     "all_trainable_variables": (
-        lambda m, x, y: (lambda vs: (lambda t: np.array([float(tf.norm(g)) for g in t]))(
-            _grads(m, x, y, vs)))(m.trainable_variables), "norm"),
+        lambda m, x, y: (
+            lambda vs: (lambda t: np.array([float(tf.norm(g)) for g in t]))(_grads(m, x, y, vs))
+        )(m.trainable_variables),
+        "norm",
+    ),
     "list_output": (lambda m, x, y: list(_norms(m, x, y)), "not a numpy array"),
     "applies_gradients": (_applies_the_gradients, "changed the model's weights"),
     "stub": (_stub, "not implemented yet"),

@@ -25,10 +25,14 @@ WRONG = {
     "plus_two": (lambda x: x + 2, "wrong result"),
     "in_place": (_in_place, "in place"),
     "returns_none": (lambda x: None, "wrong result"),
-    "list_for_arrays": (lambda x: [v + 1 for v in x] if isinstance(x, np.ndarray) else x + 1,
-                        "not a numpy array"),
-    "float64_cast": (lambda x: np.asarray(x, dtype=np.float64) + 1
-                     if isinstance(x, np.ndarray) else x + 1, "dtype"),
+    "list_for_arrays": (
+        lambda x: [v + 1 for v in x] if isinstance(x, np.ndarray) else x + 1,
+        "not a numpy array",
+    ),
+    "float64_cast": (
+        lambda x: np.asarray(x, dtype=np.float64) + 1 if isinstance(x, np.ndarray) else x + 1,
+        "dtype",
+    ),
     "string": (lambda x: f"{x}1", "wrong result"),
 }
 

@@ -48,8 +48,9 @@ def test_born_dead_matches_a_one_net_at_a_time_reference(depth, width):
     trials = 1500
     reference = np.mean([_born_dead_one_net(depth, width, rng) for _ in range(trials)])
     estimate = born_dead_probability(depth, width, trials=20000, seed=2)
-    tolerance = 4.5 * np.hypot(born_dead_standard_error(estimate, trials),
-                               born_dead_standard_error(estimate, 20000))
+    tolerance = 4.5 * np.hypot(
+        born_dead_standard_error(estimate, trials), born_dead_standard_error(estimate, 20000)
+    )
     assert abs(estimate - reference) <= tolerance
 
 
@@ -58,8 +59,9 @@ def test_born_dead_does_not_depend_on_the_weight_scale():
     rng = np.random.default_rng(3)
     glorot = np.mean([_born_dead_one_net(5, 2, rng, weights="glorot") for _ in range(2000)])
     he = born_dead_probability(5, 2, trials=20000, seed=4)
-    assert abs(glorot - he) <= 4.5 * np.hypot(born_dead_standard_error(he, 2000),
-                                              born_dead_standard_error(he, 20000))
+    assert abs(glorot - he) <= 4.5 * np.hypot(
+        born_dead_standard_error(he, 2000), born_dead_standard_error(he, 20000)
+    )
 
 
 def test_single_input_bound_is_the_probability_at_one_input_and_an_upper_bound():
@@ -83,7 +85,7 @@ def _tiny_split(n=96, d=6, classes=3, seed=0):
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(n, d)).astype(np.float32)
     y = rng.integers(0, classes, n).astype(np.int32)
-    return Split(x[: n // 2], y[: n // 2], x[n // 2:], y[n // 2:])
+    return Split(x[: n // 2], y[: n // 2], x[n // 2 :], y[n // 2 :])
 
 
 def test_dead_fraction_monitor_matches_the_probe_at_every_epoch_end():
@@ -92,8 +94,10 @@ def test_dead_fraction_monitor_matches_the_probe_at_every_epoch_end():
     kernel, bias = model.get_layer("dense_2").get_weights()
     bias[:4] = -1e3
     model.get_layer("dense_2").set_weights([kernel, bias])
-    model.compile(optimizer=keras.optimizers.SGD(0.01),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.compile(
+        optimizer=keras.optimizers.SGD(0.01),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
 
     class After(keras.callbacks.Callback):
         def __init__(self):
@@ -115,7 +119,9 @@ def test_inactive_fraction_equals_the_dead_fraction_for_relu():
     data = load_digits_split()
     model = build_mlp(20, 4, "relu", kernel_initializer="he_normal", name="inactive_test")
     per_layer = dead_fraction_per_layer(model, data.x_train)
-    assert inactive_fraction(model, data.x_train) == pytest.approx(np.mean(list(per_layer.values())))
+    assert inactive_fraction(model, data.x_train) == pytest.approx(
+        np.mean(list(per_layer.values()))
+    )
 
 
 def test_narrow_deep_nets_have_more_dead_units_at_init():
@@ -141,7 +147,11 @@ def test_kill_and_revive_runs_every_arm_and_summarises():
 
 def test_plots_return_figures():
     depths = np.arange(1, 4)
-    assert isinstance(born_dead_curves(depths, {2: np.array([0, 0.1, 0.3])},
-                                       {2: np.array([0.25, 0.4, 0.5])}, trials=100), Figure)
+    assert isinstance(
+        born_dead_curves(
+            depths, {2: np.array([0, 0.1, 0.3])}, {2: np.array([0.25, 0.4, 0.5])}, trials=100
+        ),
+        Figure,
+    )
     assert isinstance(dead_fraction_curves({"a": [0.1, 0.2]}), Figure)
     assert isinstance(revive_bars(["a", "b"], [0.1, 0.5], [0.9, 0.4]), Figure)

@@ -43,8 +43,11 @@ CORRECT = '''def add_one(x):
 
 
 def _cell_index(nb, grade_id):
-    return next(i for i, c in enumerate(nb.cells)
-                if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") == grade_id)
+    return next(
+        i
+        for i, c in enumerate(nb.cells)
+        if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") == grade_id
+    )
 
 
 def _welcome_cases() -> dict[str, tuple[object, float, str]]:
@@ -58,19 +61,56 @@ def _welcome_cases() -> dict[str, tuple[object, float, str]]:
     add("correct", _with_answers(release, {"add_one": CORRECT}), 1, "")
     add("stub", release, 0, "")
     add("wrong", _with_answers(release, {"add_one": "def add_one(x):\n    return x + 2\n"}), 0, "")
-    add("visible_only", _with_answers(release, {"add_one": (
-        "def add_one(x):\n    if isinstance(x, np.ndarray):\n"
-        "        return (x + 1).astype(np.float32)\n    return x + 1\n")}), 0, "")
-    add("raises", _with_answers(release, {"add_one": (
-        "def add_one(x):\n    raise ValueError('oops')\n")}), 0, "")
-    add("infinite_loop", _with_answers(release, {"add_one": (
-        "def add_one(x):\n    while True:\n        try:\n            while True:\n"
-        "                pass\n        except BaseException:\n            pass\n")}), 0, "")
-    add("stderr_warnings", _with_answers(release, {"add_one": (
-        "import sys\nimport warnings\n\n\ndef add_one(x):\n"
-        "    warnings.warn('add_one is being careful')\n"
-        "    print('2025-01-01 I tensorflow: some log line', file=sys.stderr)\n"
-        "    return x + 1\n")}), 1, "")
+    add(
+        "visible_only",
+        _with_answers(
+            release,
+            {
+                "add_one": (
+                    "def add_one(x):\n    if isinstance(x, np.ndarray):\n"
+                    "        return (x + 1).astype(np.float32)\n    return x + 1\n"
+                )
+            },
+        ),
+        0,
+        "",
+    )
+    add(
+        "raises",
+        _with_answers(release, {"add_one": ("def add_one(x):\n    raise ValueError('oops')\n")}),
+        0,
+        "",
+    )
+    add(
+        "infinite_loop",
+        _with_answers(
+            release,
+            {
+                "add_one": (
+                    "def add_one(x):\n    while True:\n        try:\n            while True:\n"
+                    "                pass\n        except BaseException:\n            pass\n"
+                )
+            },
+        ),
+        0,
+        "",
+    )
+    add(
+        "stderr_warnings",
+        _with_answers(
+            release,
+            {
+                "add_one": (
+                    "import sys\nimport warnings\n\n\ndef add_one(x):\n"
+                    "    warnings.warn('add_one is being careful')\n"
+                    "    print('2025-01-01 I tensorflow: some log line', file=sys.stderr)\n"
+                    "    return x + 1\n"
+                )
+            },
+        ),
+        1,
+        "",
+    )
     deleted = _with_answers(release, {"add_one": CORRECT})
     del deleted.cells[_cell_index(deleted, "test_add_one")]
     add("deleted_test", deleted, 0, "deleted")
@@ -81,13 +121,24 @@ def _welcome_cases() -> dict[str, tuple[object, float, str]]:
     add("missing_notebook", None, 0, "notebook missing")
     add("empty_file", b"", 0, "empty file")
     add("extra_files", _with_answers(release, {"add_one": CORRECT}), 1, "")
-    add("monkeypatch", _with_answers(release, {"add_one": (
-        "import relu_course.checks\n\n\nclass _Agreeable:\n    dtype = np.int64\n\n"
-        "    def __eq__(self, other):\n        return True\n\n\n"
-        "def add_one(x):\n    return _Agreeable()\n\n\n"
-        "check_add_one = lambda candidate: None\n"
-        "relu_course.checks.check_add_one = check_add_one\n"
-        "np.array_equal = lambda *args, **kwargs: True\n")}), 0, "re-verification")
+    add(
+        "monkeypatch",
+        _with_answers(
+            release,
+            {
+                "add_one": (
+                    "import relu_course.checks\n\n\nclass _Agreeable:\n    dtype = np.int64\n\n"
+                    "    def __eq__(self, other):\n        return True\n\n\n"
+                    "def add_one(x):\n    return _Agreeable()\n\n\n"
+                    "check_add_one = lambda candidate: None\n"
+                    "relu_course.checks.check_add_one = check_add_one\n"
+                    "np.array_equal = lambda *args, **kwargs: True\n"
+                )
+            },
+        ),
+        0,
+        "re-verification",
+    )
     loud = _with_answers(release, {"add_one": CORRECT + "\nprint('x' * 3_000_000)\n"})
     add("megabytes_output", loud, 1, "")
     return cases
@@ -143,13 +194,23 @@ def batch(tmp_path_factory):
     (extra / "helper.py").write_text("raise SystemExit('never imported')\n")
     (extra / "data").mkdir()
     (extra / "data" / "x.csv").write_text("1,2\n")
-    _write(submitted / "relu_partial" / "01_relu", "01_relu.ipynb",
-           _with_answers(_release("01_relu"), RELU_ANSWERS))
+    _write(
+        submitted / "relu_partial" / "01_relu",
+        "01_relu.ipynb",
+        _with_answers(_release("01_relu"), RELU_ANSWERS),
+    )
     before = _tree_digest(submitted)
-    results = grading.grade(course, submitted, jobs=2, timeout=TIMEOUT,
-                            csv_path=tmp / "grades.csv", progress=False)
-    return {"course": course, "submitted": submitted, "cases": cases, "before": before,
-            "results": {(r.student, r.assignment): r for r in results}, "csv": tmp / "grades.csv"}
+    results = grading.grade(
+        course, submitted, jobs=2, timeout=TIMEOUT, csv_path=tmp / "grades.csv", progress=False
+    )
+    return {
+        "course": course,
+        "submitted": submitted,
+        "cases": cases,
+        "before": before,
+        "results": {(r.student, r.assignment): r for r in results},
+        "csv": tmp / "grades.csv",
+    }
 
 
 WELCOME = list(_welcome_cases())
@@ -180,8 +241,12 @@ def test_nothing_lost_and_originals_untouched(batch):
 def test_relu_partial_scores_per_exercise(batch):
     result = batch["results"][("relu_partial", "01_relu")]
     scores = {e.grade_id: e.final for e in result.exercises}
-    assert scores == {"test_relu_np": 2, "test_relu_tf": 0, "test_relu_grad": 2,
-                      "test_hat_network": 0}, result
+    assert scores == {
+        "test_relu_np": 2,
+        "test_relu_tf": 0,
+        "test_relu_grad": 2,
+        "test_hat_network": 0,
+    }, result
     assert not result.disagreements
 
 
@@ -239,5 +304,6 @@ def test_locked_cell_changes_names_stripped_metadata():
     stripped = copy.deepcopy(release)
     stripped.cells[_cell_index(stripped, "test_add_one")].metadata = {}
     assert [str(t) for t in locked_cell_changes(stripped, release)] == [
-        "test_add_one: metadata stripped"]
+        "test_add_one: metadata stripped"
+    ]
     assert locked_cell_changes(release, release) == []

@@ -25,10 +25,16 @@ from relu_course.plots.he_init import loss_curves, rms_by_layer, weight_histogra
 
 def test_stds_match_keras_variance_scaling():
     for fan_in, fan_out in [(64, 64), (300, 20)]:
-        he = np.asarray(keras.initializers.VarianceScaling(
-            2.0, "fan_in", "untruncated_normal", seed=1)((fan_in, fan_out)))
-        glorot = np.asarray(keras.initializers.VarianceScaling(
-            1.0, "fan_avg", "untruncated_normal", seed=1)((fan_in, fan_out)))
+        he = np.asarray(
+            keras.initializers.VarianceScaling(2.0, "fan_in", "untruncated_normal", seed=1)(
+                (fan_in, fan_out)
+            )
+        )
+        glorot = np.asarray(
+            keras.initializers.VarianceScaling(1.0, "fan_avg", "untruncated_normal", seed=1)(
+                (fan_in, fan_out)
+            )
+        )
         assert he.std() == pytest.approx(he_std(fan_in), rel=0.05)
         assert glorot.std() == pytest.approx(xavier_std(fan_in, fan_out), rel=0.05)
 
@@ -43,8 +49,7 @@ def test_propagate_rms_equals_a_keras_forward_pass_with_the_same_weights():
     for i in range(depth):
         fan_in = 12 if i == 0 else width
         weights.append(rng.standard_normal((fan_in, width)) * he_std(fan_in))
-        layers.append(keras.layers.Dense(width, activation="relu", use_bias=False,
-                                         dtype="float64"))
+        layers.append(keras.layers.Dense(width, activation="relu", use_bias=False, dtype="float64"))
     model = keras.Sequential(layers)
     for layer, w in zip(model.layers, weights, strict=True):
         layer.set_weights([w])
@@ -108,9 +113,16 @@ def test_train_deep_mlp_and_depth_comparison():
     data = _tiny_split()
     run = train_deep_mlp(3, UntruncatedHeNormal(seed=1), data, width=8, epochs=2)
     assert len(run["loss"]) == 2 and run["final_loss"] == run["loss"][-1]
-    runs = depth_comparison((2,), {"He (mine)": lambda s: UntruncatedHeNormal(seed=s),
-                                   "Glorot": lambda s: keras.initializers.GlorotUniform(s)},
-                            data, width=8, epochs=1)
+    runs = depth_comparison(
+        (2,),
+        {
+            "He (mine)": lambda s: UntruncatedHeNormal(seed=s),
+            "Glorot": lambda s: keras.initializers.GlorotUniform(s),
+        },
+        data,
+        width=8,
+        epochs=1,
+    )
     assert set(runs) == {(2, "He (mine)"), (2, "Glorot")}
 
 
@@ -120,5 +132,6 @@ def test_rms_profiles_and_plots():
     assert profiles["He"].shape == (5,) and np.all(profiles["zeros"] == 0)
     assert isinstance(rms_by_layer(profiles, {"He": rms_theory(he_std, 5, 32, x)}), Figure)
     assert isinstance(loss_curves({(3, "a"): [2.3, 2.0], (5, "a"): [2.3, 2.3]}), Figure)
-    assert isinstance(weight_histograms({"w": np.random.default_rng(0).normal(size=1000)}, 1.0),
-                      Figure)
+    assert isinstance(
+        weight_histograms({"w": np.random.default_rng(0).normal(size=1000)}, 1.0), Figure
+    )

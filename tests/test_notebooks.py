@@ -30,23 +30,47 @@ ASSIGNMENTS = assignments(ROOT)
 
 # COURSE.md's claims ledger: ids each notebook must record (at least).
 REQUIRED_CLAIMS = {
-    "02_vanishing_gradients": {"max_sigmoid_grad", "max_tanh_grad", "sigmoid_grad_ratio_depth10",
-                               "tanh_grad_ratio_depth10", "relu_grad_ratio_depth10"},
-    "03_sparsity": {"zero_fraction_he_init", "trained_sparsity", "l1_sparsity_gain",
-                    "sparse_speedup_50", "sparse_speedup_99"},
-    "04_dead_neurons": {"dead_fraction_init_3x256", "dead_fraction_init_20x4", "born_dead_w2_d2",
-                        "born_dead_w2_d10", "dead_fraction_high_lr", "dead_fraction_low_lr"},
-    "05_he_init": {"rms_depth30_he", "rms_depth30_xavier", "loss_depth30_xavier",
-                   "loss_depth30_he"},
-    "06_batch_norm": {"bn_epochs_speedup", "bn_high_lr_val_accuracy",
-                      "no_bn_high_lr_val_accuracy"},
+    "02_vanishing_gradients": {
+        "max_sigmoid_grad",
+        "max_tanh_grad",
+        "sigmoid_grad_ratio_depth10",
+        "tanh_grad_ratio_depth10",
+        "relu_grad_ratio_depth10",
+    },
+    "03_sparsity": {
+        "zero_fraction_he_init",
+        "trained_sparsity",
+        "l1_sparsity_gain",
+        "sparse_speedup_50",
+        "sparse_speedup_99",
+    },
+    "04_dead_neurons": {
+        "dead_fraction_init_3x256",
+        "dead_fraction_init_20x4",
+        "born_dead_w2_d2",
+        "born_dead_w2_d10",
+        "dead_fraction_high_lr",
+        "dead_fraction_low_lr",
+    },
+    "05_he_init": {
+        "rms_depth30_he",
+        "rms_depth30_xavier",
+        "loss_depth30_xavier",
+        "loss_depth30_he",
+    },
+    "06_batch_norm": {"bn_epochs_speedup", "bn_high_lr_val_accuracy", "no_bn_high_lr_val_accuracy"},
 }
 
 # Which exercises (COURSE.md names) each notebook grades.
 MODULE_OF_NOTEBOOK = {
-    "00_welcome": "welcome", "01_relu": "relu", "02_vanishing_gradients": "vanishing_gradients",
-    "03_sparsity": "sparsity", "04_dead_neurons": "dead_neurons", "05_he_init": "he_init",
-    "06_batch_norm": "batch_norm", "07_capstone": "capstone",
+    "00_welcome": "welcome",
+    "01_relu": "relu",
+    "02_vanishing_gradients": "vanishing_gradients",
+    "03_sparsity": "sparsity",
+    "04_dead_neurons": "dead_neurons",
+    "05_he_init": "he_init",
+    "06_batch_norm": "batch_norm",
+    "07_capstone": "capstone",
 }
 
 
@@ -137,7 +161,7 @@ def test_each_exercise_has_answer_then_visible_and_hidden_tests(assignment):
         assert re.search(rf"^(def|class) {name}\b", source, re.M), f"{name}: signature kept"
         assert '"""' in source.split("### BEGIN SOLUTION")[0], f"{name}: docstring kept"
         # the next graded cell after the answer is its test cell
-        following = next(c for c in nb.cells[i + 1:] if _meta(c))
+        following = next(c for c in nb.cells[i + 1 :] if _meta(c))
         assert _is_test(following), f"{name}: the answer must be followed by its test cell"
         test_meta = _meta(following)
         assert test_meta["grade_id"] == f"test_{name}"

@@ -35,12 +35,23 @@ PACKAGE = ROOT / "relu_course"
 
 # Layer of each top-level module/package: a module may import only from its layer or below.
 LAYERS = {
-    "activations": 0, "data": 0, "piecewise": 0,
-    "runtime": 1, "ledger": 1,
-    "models": 2, "probes": 2, "training": 2,
-    "plots": 3, "experiments": 3,
+    "activations": 0,
+    "data": 0,
+    "piecewise": 0,
+    "runtime": 1,
+    "ledger": 1,
+    "models": 2,
+    "probes": 2,
+    "training": 2,
+    "plots": 3,
+    "experiments": 3,
     "checks": 4,
-    "course": 5, "release": 5, "notebook": 5, "grading": 5, "cli": 6, "__main__": 6,
+    "course": 5,
+    "release": 5,
+    "notebook": 5,
+    "grading": 5,
+    "cli": 6,
+    "__main__": 6,
 }
 
 
@@ -53,7 +64,11 @@ def _imported_course_modules(path: Path) -> set[str]:
     tree = ast.parse(path.read_text())
     found = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("relu_course."):
+        if (
+            isinstance(node, ast.ImportFrom)
+            and node.module
+            and node.module.startswith("relu_course.")
+        ):
             found.add(node.module.split(".")[1])
         elif isinstance(node, ast.Import):
             for alias in node.names:
@@ -84,9 +99,18 @@ def test_no_utils_grab_bag_and_no_star_imports():
 
 
 def _modules_after(code: str) -> set[str]:
-    out = subprocess.run([sys.executable, "-c", code + "\nimport sys, json; "
-                          "print(json.dumps(sorted(m.split('.')[0] for m in sys.modules)))"],
-                         capture_output=True, text=True, check=True, cwd=ROOT)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            code + "\nimport sys, json; "
+            "print(json.dumps(sorted(m.split('.')[0] for m in sys.modules)))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
     return set(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
@@ -109,15 +133,17 @@ def test_importing_the_package_and_checks_is_cheap():
 
 
 def test_cli_help_lists_commands():
-    out = subprocess.run([sys.executable, "-m", "relu_course", "--help"], capture_output=True,
-                         text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "relu_course", "--help"], capture_output=True, text=True, check=True
+    )
     for command in ("doctor", "release", "check", "grade"):
         assert command in out.stdout
 
 
 def test_doctor_reports_the_course():
-    out = subprocess.run([sys.executable, "-m", "relu_course", "doctor"], capture_output=True,
-                         text=True, cwd=ROOT)
+    out = subprocess.run(
+        [sys.executable, "-m", "relu_course", "doctor"], capture_output=True, text=True, cwd=ROOT
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     for field in ("tensorflow", "keras", "devices", "tf32", "kernel", "course folder"):
         assert field in out.stdout
@@ -201,8 +227,11 @@ def test_digits_split_is_standardised_and_deterministic():
 def test_build_mlp_layer_order(order):
     model = build_mlp(2, 8, batch_norm=order)
     kinds = [type(layer).__name__ for layer in model.layers]
-    block = {None: ["Dense", "ReLU"], "before": ["Dense", "BatchNormalization", "ReLU"],
-             "after": ["Dense", "ReLU", "BatchNormalization"]}[order]
+    block = {
+        None: ["Dense", "ReLU"],
+        "before": ["Dense", "BatchNormalization", "ReLU"],
+        "after": ["Dense", "ReLU", "BatchNormalization"],
+    }[order]
     assert kinds == block * 2 + ["Dense"]
     assert model.layers[0].use_bias == (order != "before")
 
@@ -288,8 +317,9 @@ def test_kinks_and_pattern_changes_of_a_hat():
 def test_claim_prints_one_line_and_appends_json(tmp_path, monkeypatch, capsys):
     path = tmp_path / "claims.jsonl"
     monkeypatch.setenv("RELU_COURSE_CLAIMS", str(path))
-    held = ledger.claim("x_small", 0.5, expect=(None, 1.0), source="Paper 2020, Fig. 1",
-                        notebook="99_test")
+    held = ledger.claim(
+        "x_small", 0.5, expect=(None, 1.0), source="Paper 2020, Fig. 1", notebook="99_test"
+    )
     failed = ledger.claim("x_big", 3.0, expect=(0, 1), source="Paper 2020")
     nan = ledger.claim("x_nan", float("nan"), expect=(None, 1), source="Paper 2020")
     lines = capsys.readouterr().out.strip().splitlines()
@@ -337,8 +367,9 @@ MULTI_DEVICE_SCRIPT = textwrap.dedent("""
 
 def test_checks_run_on_every_logical_device():
     """Without a GPU: split the CPU into two logical devices; the check must use both."""
-    out = subprocess.run([sys.executable, "-c", MULTI_DEVICE_SCRIPT], capture_output=True,
-                         text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", MULTI_DEVICE_SCRIPT], capture_output=True, text=True, timeout=120
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     assert "SEEN ['CPU:0', 'CPU:1']" in out.stdout
     assert "[on CPU:1]" in out.stdout and "passed" in out.stdout
@@ -368,10 +399,14 @@ def test_failed_check_shows_a_message_not_a_traceback_in_a_kernel():
 
     nb = nbformat.v4.new_notebook()
     nb.cells = [
-        nbformat.v4.new_code_cell('from relu_course.notebook import setup_notebook\n'
-                                  'rng = setup_notebook("99_test", report=False)'),
-        nbformat.v4.new_code_cell("import numpy as np\nfrom relu_course.checks import "
-                                  "check_relu_np\nSECRET_HIDDEN = 1\ncheck_relu_np(np.abs)"),
+        nbformat.v4.new_code_cell(
+            "from relu_course.notebook import setup_notebook\n"
+            'rng = setup_notebook("99_test", report=False)'
+        ),
+        nbformat.v4.new_code_cell(
+            "import numpy as np\nfrom relu_course.checks import "
+            "check_relu_np\nSECRET_HIDDEN = 1\ncheck_relu_np(np.abs)"
+        ),
     ]
     NotebookClient(nb, kernel_name="relu-course", allow_errors=True, timeout=120).execute()
     error = next(o for o in nb.cells[1].outputs if o.output_type == "error")
@@ -404,12 +439,15 @@ def test_looping_function_gives_a_message_in_a_kernel():
     from nbclient import NotebookClient
 
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(
-        'from relu_course.notebook import setup_notebook\n'
-        'rng = setup_notebook("99_test", report=False)\n'
-        'from relu_course.checks import check_relu_np\n'
-        'def relu_np(x):\n    while True:\n        pass\n'
-        'check_relu_np(relu_np)')]
+    nb.cells = [
+        nbformat.v4.new_code_cell(
+            "from relu_course.notebook import setup_notebook\n"
+            'rng = setup_notebook("99_test", report=False)\n'
+            "from relu_course.checks import check_relu_np\n"
+            "def relu_np(x):\n    while True:\n        pass\n"
+            "check_relu_np(relu_np)"
+        )
+    ]
     NotebookClient(nb, kernel_name="relu-course", allow_errors=True, timeout=120).execute()
     error = next(o for o in nb.cells[0].outputs if o.output_type == "error")
     assert "did not finish" in error.evalue
@@ -436,9 +474,18 @@ def test_start_command_serves_the_notebooks():
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     server = subprocess.Popen(
-        [sys.executable, "course.py", "start", "--no-browser", f"--port={port}",
-         "--ServerApp.ip=127.0.0.1", "--IdentityProvider.token=test-token"],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "course.py",
+            "start",
+            "--no-browser",
+            f"--port={port}",
+            "--ServerApp.ip=127.0.0.1",
+            "--IdentityProvider.token=test-token",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         listing = None
@@ -468,6 +515,19 @@ def test_probing_one_layer_writes_nothing_to_stderr():
                                   keras.layers.Dense(1)])
         print(list(relu_outputs(model, np.ones((4, 3), np.float32))))
     """)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, cwd=ROOT)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    )
     assert out.stdout.strip() == "['dense']" and out.stderr.strip() == ""
+
+
+def test_hand_written_files_pass_ruff():
+    """One linter and formatter on hand-written code; generated notebooks are excluded."""
+    ruff = Path(sys.executable).parent / "ruff"
+    targets = ["relu_course", "tests", "benchmarks", "course.py", "nbgrader_config.py"]
+    lint = subprocess.run([ruff, "check", *targets], cwd=ROOT, capture_output=True, text=True)
+    assert lint.returncode == 0, lint.stdout[-3000:]
+    fmt = subprocess.run(
+        [ruff, "format", "--check", *targets], cwd=ROOT, capture_output=True, text=True
+    )
+    assert fmt.returncode == 0, fmt.stdout[-3000:]

@@ -32,8 +32,15 @@ def test_dense_macs_counts_each_zero_input_units_times():
 
 def test_skippable_macs_by_applying_layers_by_hand():
     rng = np.random.default_rng(1)
-    model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(5, activation="relu"),
-                              keras.layers.Dense(4), keras.layers.ReLU(), keras.layers.Dense(3)])
+    model = keras.Sequential(
+        [
+            keras.Input((6,)),
+            keras.layers.Dense(5, activation="relu"),
+            keras.layers.Dense(4),
+            keras.layers.ReLU(),
+            keras.layers.Dense(3),
+        ]
+    )
     x = rng.normal(size=(9, 6)).astype(np.float32)
     x[rng.random(x.shape) < 0.4] = 0
     total, skippable = skippable_macs(model, x)
@@ -80,8 +87,7 @@ def test_train_relu_mlp_learns():
 
 
 def test_sparse_and_dense_products_agree():
-    result = sparse_matmul_speedups([0.5, 0.99], batch=16, n_in=32, n_out=8, number=1,
-                                    repeats=1)
+    result = sparse_matmul_speedups([0.5, 0.99], batch=16, n_in=32, n_out=8, number=1, repeats=1)
     assert result["speedup"].shape == (2,) and np.all(result["speedup"] > 0)
     assert np.all(result["max_error"] < 1e-4)
 

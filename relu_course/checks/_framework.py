@@ -48,9 +48,12 @@ def describe(value: Any, limit: int = 8) -> str:
         if arr.size <= limit:
             body = np.array2string(arr, precision=4, separator=", ", threshold=limit)
         else:
-            flat = ", ".join(np.format_float_positional(v, precision=4)
-                             if np.issubdtype(arr.dtype, np.floating) else str(v)
-                             for v in arr.ravel()[:4])
+            flat = ", ".join(
+                np.format_float_positional(v, precision=4)
+                if np.issubdtype(arr.dtype, np.floating)
+                else str(v)
+                for v in arr.ravel()[:4]
+            )
             body = f"[{flat}, ...]"
         return f"{body} (dtype {arr.dtype}, shape {arr.shape})"
     if isinstance(value, list | tuple) and len(value) > limit:
@@ -77,8 +80,12 @@ def _snapshot(values: tuple) -> list:
 
 def _same(a, b) -> bool:
     if isinstance(a, np.ndarray):
-        return (isinstance(b, np.ndarray) and a.shape == b.shape and a.dtype == b.dtype
-                and np.array_equal(a, b, equal_nan=np.issubdtype(a.dtype, np.inexact)))
+        return (
+            isinstance(b, np.ndarray)
+            and a.shape == b.shape
+            and a.dtype == b.dtype
+            and np.array_equal(a, b, equal_nan=np.issubdtype(a.dtype, np.inexact))
+        )
     try:
         return bool(a == b)
     except Exception:  # noqa: BLE001 - exotic containers: assume unchanged
@@ -92,8 +99,14 @@ class Check:
     ``call`` runs it, ``fail`` reports a problem, ``passed`` prints the success line.
     """
 
-    def __init__(self, name: str, candidate: Any, *, time_limit: float = DEFAULT_TIME_LIMIT,
-                 is_class: bool = False):
+    def __init__(
+        self,
+        name: str,
+        candidate: Any,
+        *,
+        time_limit: float = DEFAULT_TIME_LIMIT,
+        is_class: bool = False,
+    ):
         self.name = name
         self.candidate = candidate
         self.time_limit = time_limit
@@ -112,15 +125,25 @@ class Check:
             )
 
     # -- reporting ---------------------------------------------------------------------
-    def fail(self, problem: str, *, on: str | None = None, expected: Any = None,
-             got: Any = None, hint: str | None = None, show: bool = True) -> NoReturn:
+    def fail(
+        self,
+        problem: str,
+        *,
+        on: str | None = None,
+        expected: Any = None,
+        got: Any = None,
+        hint: str | None = None,
+        show: bool = True,
+    ) -> NoReturn:
         """Raise :class:`CheckFailed` with a message built from the parts given."""
         where = f" [on {self.device}]" if self.device and self.device_count > 1 else ""
         lines = [f"{problem}{where}."]
         if on:
             lines.append(f"  input:    {on}")
         if show and expected is not None:
-            lines.append(f"  expected: {expected if isinstance(expected, str) else describe(expected)}")
+            lines.append(
+                f"  expected: {expected if isinstance(expected, str) else describe(expected)}"
+            )
         if show and got is not None:
             lines.append(f"  got:      {got if isinstance(got, str) else describe(got)}")
         if hint:
@@ -148,8 +171,14 @@ class Check:
         finally:
             self.device = None
 
-    def call(self, *args: Any, on: str | None = None, target: Callable | None = None,
-             stub: bool = True, **kwargs: Any) -> Any:
+    def call(
+        self,
+        *args: Any,
+        on: str | None = None,
+        target: Callable | None = None,
+        stub: bool = True,
+        **kwargs: Any,
+    ) -> Any:
         """Call the candidate (or ``target``) under the time limit; report problems clearly.
 
         ``on`` describes the input for messages. The candidate must not modify any NumPy
@@ -163,16 +192,17 @@ class Check:
             result = _run_limited(function, args, kwargs, self.time_limit)
         except _TimeLimit:
             self.fail(
-                f"{self.name} did not finish within {self.time_limit:g} s", on=on,
+                f"{self.name} did not finish within {self.time_limit:g} s",
+                on=on,
                 hint="look for a loop that never ends (a `while` whose condition never "
-                     "changes), or work on whole arrays instead of looping over elements",
+                "changes), or work on whole arrays instead of looping over elements",
             )
         except NotImplementedError as error:
             if stub and not str(error):
                 self.fail(
                     f"{self.name} is not implemented yet",
                     hint="replace `raise NotImplementedError()` in its cell with your code, "
-                         "run that cell, then run this check again",
+                    "run that cell, then run this check again",
                 )
             self._raised(error, on)
         except CheckFailed:
@@ -182,10 +212,12 @@ class Check:
         for i, (arg, old) in enumerate(zip(args, before, strict=True)):
             if old is not None and not _same(arg, old):
                 self.fail(
-                    f"{self.name} modified its input (argument {i + 1}) in place", on=on,
-                    expected=old, got=arg,
+                    f"{self.name} modified its input (argument {i + 1}) in place",
+                    on=on,
+                    expected=old,
+                    got=arg,
                     hint="work on a copy, or use functions that return new arrays "
-                         "(np.maximum, np.where) instead of assigning into the input",
+                    "(np.maximum, np.where) instead of assigning into the input",
                 )
         return result
 
@@ -194,7 +226,8 @@ class Check:
         first = text.splitlines()[0].rstrip(".") if text else "(no message)"
         self.fail(
             f"{self.name} raised {type(error).__name__}: {first}{_learner_line(error.__traceback__)}",
-            on=on, hint="run your function on this input yourself to see the full error",
+            on=on,
+            hint="run your function on this input yourself to see the full error",
         )
 
     # -- common expectations -------------------------------------------------------------
@@ -202,47 +235,80 @@ class Check:
         """The result must be a NumPy array (or NumPy scalar); returns it as an ndarray."""
         if isinstance(result, np.ndarray | np.generic):
             return np.asarray(result)
-        self._wrong_type(result, on, "a NumPy array",
-                         "build the result with NumPy operations (np.maximum, np.where, ...)")
+        self._wrong_type(
+            result,
+            on,
+            "a NumPy array",
+            "build the result with NumPy operations (np.maximum, np.where, ...)",
+        )
 
     def expect_tensor(self, result: Any, on: str) -> Any:
         import tensorflow as tf
 
         if isinstance(result, tf.Tensor):
             return result
-        self._wrong_type(result, on, "a tf.Tensor",
-                         "use TensorFlow operations (tf.maximum, tf.where, ...) throughout")
+        self._wrong_type(
+            result,
+            on,
+            "a tf.Tensor",
+            "use TensorFlow operations (tf.maximum, tf.where, ...) throughout",
+        )
 
     def _wrong_type(self, result: Any, on: str, wanted: str, hint: str) -> NoReturn:
         if result is None:
-            self.fail(f"{self.name} returned None", on=on,
-                      hint="did you forget the `return` statement?")
-        self.fail(f"{self.name} returned {type(result).__module__}.{type(result).__name__}, "
-                  f"not {wanted}", on=on, got=result, hint=hint)
+            self.fail(
+                f"{self.name} returned None", on=on, hint="did you forget the `return` statement?"
+            )
+        self.fail(
+            f"{self.name} returned {type(result).__module__}.{type(result).__name__}, not {wanted}",
+            on=on,
+            got=result,
+            hint=hint,
+        )
 
-    def expect_like(self, got: np.ndarray, expected: np.ndarray, on: str, *,
-                    dtype: bool = True) -> None:
+    def expect_like(
+        self, got: np.ndarray, expected: np.ndarray, on: str, *, dtype: bool = True
+    ) -> None:
         """Same shape, and (optionally) same dtype, as the reference."""
         if got.shape != expected.shape:
-            self.fail(f"{self.name} returned an array of shape {got.shape}, expected {expected.shape}",
-                      on=on, hint="an elementwise function returns the same shape as its input")
+            self.fail(
+                f"{self.name} returned an array of shape {got.shape}, expected {expected.shape}",
+                on=on,
+                hint="an elementwise function returns the same shape as its input",
+            )
         if dtype and got.dtype != expected.dtype:
-            self.fail(f"{self.name} returned dtype {got.dtype}, expected {expected.dtype}",
-                      on=on, hint="keep the input's dtype: mixing in Python floats, np.float64 "
-                      "constants or .astype(float) changes it")
+            self.fail(
+                f"{self.name} returned dtype {got.dtype}, expected {expected.dtype}",
+                on=on,
+                hint="keep the input's dtype: mixing in Python floats, np.float64 "
+                "constants or .astype(float) changes it",
+            )
 
-    def expect_close(self, got: np.ndarray, expected: np.ndarray, on: str, *, x: Any = None,
-                     rtol: float = 1e-6, atol: float = 1e-6, what: str | None = None,
-                     hint: str | None = None) -> None:
+    def expect_close(
+        self,
+        got: np.ndarray,
+        expected: np.ndarray,
+        on: str,
+        *,
+        x: Any = None,
+        rtol: float = 1e-6,
+        atol: float = 1e-6,
+        what: str | None = None,
+        hint: str | None = None,
+    ) -> None:
         """Values match the reference; the message names the first element that differs."""
         got = np.asarray(got, dtype=np.float64)
         want = np.asarray(expected, dtype=np.float64)
         if got.shape != want.shape:
             self.fail(f"{self.name} returned shape {got.shape}, expected {want.shape}", on=on)
         if not np.all(np.isfinite(got) | ~np.isfinite(want)):
-            self.fail(f"{self.name} returned NaN or infinity where the answer is finite",
-                      on=on, expected=expected, got=got,
-                      hint="look for a division by zero or an overflowing exp")
+            self.fail(
+                f"{self.name} returned NaN or infinity where the answer is finite",
+                on=on,
+                expected=expected,
+                got=got,
+                hint="look for a division by zero or an overflowing exp",
+            )
         bad = ~np.isclose(got, want, rtol=rtol, atol=atol, equal_nan=True)
         if not bad.any():
             return
@@ -252,9 +318,13 @@ class Check:
             xv = np.asarray(x)[index] if np.ndim(x) else np.asarray(x)
             at = f" at x = {np.format_float_positional(float(xv), precision=6)}"
         self.fail(
-            what or f"{self.name} gives a wrong value{at} (index {index}; {int(bad.sum())} of "
+            what
+            or f"{self.name} gives a wrong value{at} (index {index}; {int(bad.sum())} of "
             f"{bad.size} values differ)",
-            on=on, expected=f"{want[index]:.6g}", got=f"{got[index]:.6g}", hint=hint,
+            on=on,
+            expected=f"{want[index]:.6g}",
+            got=f"{got[index]:.6g}",
+            hint=hint,
         )
 
 
@@ -267,6 +337,7 @@ def _run_limited(function: Callable, args: tuple, kwargs: dict, seconds: float) 
     keeps a core busy until the kernel restarts.
     """
     if hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread():
+
         def on_alarm(signum, frame):
             raise _TimeLimit()
 

@@ -51,11 +51,16 @@ def _activation_matrices(rng: np.random.Generator):
 
 def _dead_units_hint(a: np.ndarray, got: np.ndarray) -> str:
     if got.shape == (a.shape[0],) and a.shape[0] != a.shape[1]:
-        return ("you returned one value per example: a *unit* (column) is dead when it is 0 "
-                "for every example, so reduce over axis 0")
+        return (
+            "you returned one value per example: a *unit* (column) is dead when it is 0 "
+            "for every example, so reduce over axis 0"
+        )
     guesses = {
-        "per example (rows): reduce over axis 0, the examples, to get one answer per unit":
-            np.all(a == 0, axis=1) if a.shape[0] == a.shape[1] else None,
+        "per example (rows): reduce over axis 0, the examples, to get one answer per unit": np.all(
+            a == 0, axis=1
+        )
+        if a.shape[0] == a.shape[1]
+        else None,
         "'zero on most examples' is not dead: a unit that fires on even one example still "
         "learns from it; require 0 on *every* example": np.mean(a == 0, axis=0) > 0.5,
         "a unit is dead only if it is 0 on every example, not on any one": np.any(a == 0, axis=0),
@@ -77,20 +82,36 @@ def check_dead_units(dead_units) -> None:
             got = check.expect_array(check.call(a, on=on), on)
             expected = np.all(a == 0, axis=0)
             if got.shape != expected.shape:
-                check.fail(f"dead_units returned shape {got.shape}, expected {expected.shape} "
-                           "(one value per unit)", on=on, hint=_dead_units_hint(a, got))
+                check.fail(
+                    f"dead_units returned shape {got.shape}, expected {expected.shape} "
+                    "(one value per unit)",
+                    on=on,
+                    hint=_dead_units_hint(a, got),
+                )
             if got.dtype != bool:
                 if np.array_equal(got.astype(bool), expected) and set(np.unique(got)) <= {0, 1}:
-                    check.fail(f"dead_units returned dtype {got.dtype}, expected a boolean mask",
-                               on=on, hint="return the comparison itself (dtype bool), or "
-                               "convert with .astype(bool)")
-                check.fail(f"dead_units returned dtype {got.dtype}, expected bool", on=on,
-                           expected=expected, got=got, hint=_dead_units_hint(a, got))
+                    check.fail(
+                        f"dead_units returned dtype {got.dtype}, expected a boolean mask",
+                        on=on,
+                        hint="return the comparison itself (dtype bool), or "
+                        "convert with .astype(bool)",
+                    )
+                check.fail(
+                    f"dead_units returned dtype {got.dtype}, expected bool",
+                    on=on,
+                    expected=expected,
+                    got=got,
+                    hint=_dead_units_hint(a, got),
+                )
             if not np.array_equal(got, expected):
                 unit = int(np.flatnonzero(got != expected)[0])
-                check.fail(f"dead_units is wrong for unit {unit} (column {unit})", on=on,
-                           expected=f"{bool(expected[unit])}; column = {describe(a[:, unit])}",
-                           got=f"{bool(got[unit])}", hint=_dead_units_hint(a, got))
+                check.fail(
+                    f"dead_units is wrong for unit {unit} (column {unit})",
+                    on=on,
+                    expected=f"{bool(expected[unit])}; column = {describe(a[:, unit])}",
+                    got=f"{bool(got[unit])}",
+                    hint=_dead_units_hint(a, got),
+                )
     check.passed("ReLU and leaky outputs, nearly-dead units, square and one-row matrices")
 
 
@@ -103,21 +124,28 @@ def _probe_models(rng: np.random.Generator):
     d = int(rng.integers(6, 12))
     first = layers.Dense(int(rng.integers(10, 20)), activation="relu", name="dense_relu_1")
     second = layers.Dense(int(rng.integers(8, 16)), name="dense_linear_2")
-    model = keras.Sequential([
-        keras.Input((d,)), first, second, layers.ReLU(name="relu_layer_2"),
-        layers.Dense(7, name="dense_linear_3"), layers.LeakyReLU(0.01, name="leaky_3"),
-        layers.Dense(6, activation="tanh", name="dense_tanh_4"),
-        layers.Dense(3, name="logits"),
-    ], name="probe_sequential")
+    model = keras.Sequential(
+        [
+            keras.Input((d,)),
+            first,
+            second,
+            layers.ReLU(name="relu_layer_2"),
+            layers.Dense(7, name="dense_linear_3"),
+            layers.LeakyReLU(0.01, name="leaky_3"),
+            layers.Dense(6, activation="tanh", name="dense_tanh_4"),
+            layers.Dense(3, name="logits"),
+        ],
+        name="probe_sequential",
+    )
     for layer, dead, mostly in ((first, 3, 2), (second, 2, 3)):
         kernel, bias = layer.get_weights()
         units = rng.permutation(bias.size)
         bias[units[:dead]] = -1e3  # dead: negative on every input
-        bias[units[dead:dead + mostly]] = -4.0  # zero on most inputs, not all
-        kernel[:, units[dead:dead + mostly]] = np.abs(kernel[:, units[dead:dead + mostly]])
+        bias[units[dead : dead + mostly]] = -4.0  # zero on most inputs, not all
+        kernel[:, units[dead : dead + mostly]] = np.abs(kernel[:, units[dead : dead + mostly]])
         layer.set_weights([kernel, bias])
     x = rng.normal(scale=1.5, size=(int(rng.integers(60, 120)), d)).astype(np.float32)
-    x[: d, :] = 6.0 * np.eye(d, dtype=np.float32)  # inputs that wake the "mostly zero" units
+    x[:d, :] = 6.0 * np.eye(d, dtype=np.float32)  # inputs that wake the "mostly zero" units
     yield "a Sequential model (Dense relu, ReLU layer, LeakyReLU, tanh)", model, x
 
     inputs = keras.Input((5,))
@@ -127,8 +155,11 @@ def _probe_models(rng: np.random.Generator):
     kernel, bias = functional.get_layer("fn_relu_a").get_weights()
     bias[:4] = -1e3
     functional.get_layer("fn_relu_a").set_weights([kernel, bias])
-    yield ("a functional model (Dense relu, Activation('relu'))", functional,
-           rng.normal(size=(50, 5)).astype(np.float32))
+    yield (
+        "a functional model (Dense relu, Activation('relu'))",
+        functional,
+        rng.normal(size=(50, 5)).astype(np.float32),
+    )
 
 
 @quiet_input_structure_warning()
@@ -142,42 +173,67 @@ def check_dead_fraction(dead_fraction) -> None:
             on = f"{what}; x = {describe(x)}"
             weights = [w.copy() for w in model.get_weights()]
             got = check.call(model, x, on=on)
-            if any(not np.array_equal(a, b) for a, b in zip(weights, model.get_weights(),
-                                                            strict=True)):
-                check.fail("dead_fraction changed the model's weights", on=on,
-                           hint="only run the model (or a probe model) on x; do not fit it")
+            if any(
+                not np.array_equal(a, b) for a, b in zip(weights, model.get_weights(), strict=True)
+            ):
+                check.fail(
+                    "dead_fraction changed the model's weights",
+                    on=on,
+                    hint="only run the model (or a probe model) on x; do not fit it",
+                )
             expected = dead_fraction_per_layer(model, x)
             if not isinstance(got, dict):
-                check.fail(f"dead_fraction returned {type(got).__name__}, not a dict", on=on,
-                           got=got, hint="return {layer.name: fraction} for each ReLU layer")
+                check.fail(
+                    f"dead_fraction returned {type(got).__name__}, not a dict",
+                    on=on,
+                    got=got,
+                    hint="return {layer.name: fraction} for each ReLU layer",
+                )
             missing = [k for k in expected if k not in got]
             extra = [k for k in got if k not in expected]
             if missing or extra:
-                check.fail("dead_fraction returned the wrong layers", on=on,
-                           expected=f"keys {list(expected)}", got=f"keys {list(got)}",
-                           hint=("count only plain ReLU layers (Dense(..., activation='relu'), "
-                                 "layers.ReLU(), Activation('relu')): not LeakyReLU, tanh or "
-                                 "linear layers" if extra else
-                                 "every ReLU counts, including separate layers.ReLU() and "
-                                 "Activation('relu') layers; key by layer.name"))
+                check.fail(
+                    "dead_fraction returned the wrong layers",
+                    on=on,
+                    expected=f"keys {list(expected)}",
+                    got=f"keys {list(got)}",
+                    hint=(
+                        "count only plain ReLU layers (Dense(..., activation='relu'), "
+                        "layers.ReLU(), Activation('relu')): not LeakyReLU, tanh or "
+                        "linear layers"
+                        if extra
+                        else "every ReLU counts, including separate layers.ReLU() and "
+                        "Activation('relu') layers; key by layer.name"
+                    ),
+                )
             outputs = relu_outputs(model, x)
             for name, want in expected.items():
                 value = got[name]
                 if not isinstance(value, numbers.Real | np.floating | np.ndarray) or np.ndim(value):
-                    check.fail(f"dead_fraction[{name!r}] is {describe(value)}, not a number",
-                               on=on, hint="store float(fraction) for each layer")
+                    check.fail(
+                        f"dead_fraction[{name!r}] is {describe(value)}, not a number",
+                        on=on,
+                        hint="store float(fraction) for each layer",
+                    )
                 if abs(float(value) - want) > 1e-6:
                     a = outputs[name]
                     hint = "fraction = (number of units that are 0 on every example) / units"
                     if abs(float(value) - float(np.mean(a == 0))) < 1e-6:
-                        hint = ("that is the fraction of zero *entries* (per example, ≈ 50% for "
-                                "a healthy layer); a dead unit is a column that is 0 everywhere")
+                        hint = (
+                            "that is the fraction of zero *entries* (per example, ≈ 50% for "
+                            "a healthy layer); a dead unit is a column that is 0 everywhere"
+                        )
                     elif abs(float(value) - float(np.mean(np.mean(a == 0, axis=0) > 0.5))) < 1e-6:
                         hint = "'zero on most examples' is not dead: require 0 on every example"
                     elif abs(float(value) - float(np.all(a == 0, axis=0).sum())) < 1e-6:
                         hint = "that is the number of dead units; divide by the layer's width"
-                    check.fail(f"dead_fraction[{name!r}] is wrong", on=on,
-                               expected=f"{want:.4g}", got=f"{float(value):.4g}", hint=hint)
+                    check.fail(
+                        f"dead_fraction[{name!r}] is wrong",
+                        on=on,
+                        expected=f"{want:.4g}",
+                        got=f"{float(value):.4g}",
+                        hint=hint,
+                    )
     check.passed("Sequential and functional models, ReLU as activation or as its own layer")
 
 
@@ -188,11 +244,15 @@ def _leaky_hint(x: np.ndarray, got: np.ndarray, slope: float) -> str:
         return "leaky_relu(x) is x for x > 0 and negative_slope·x otherwise"
     ratio = got[neg] / x[neg]
     if np.allclose(ratio, 0.3, rtol=1e-3) and not np.isclose(slope, 0.3):
-        return ("negative inputs were scaled by 0.3, Keras's LeakyReLU default; use the "
-                "negative_slope argument (0.01 by default, as Maas et al. 2013)")
+        return (
+            "negative inputs were scaled by 0.3, Keras's LeakyReLU default; use the "
+            "negative_slope argument (0.01 by default, as Maas et al. 2013)"
+        )
     if np.allclose(ratio, 0.01, rtol=1e-3) and not np.isclose(slope, 0.01):
-        return f"negative inputs were scaled by 0.01 although negative_slope = {slope:.4g}: " \
-               "use the argument, not a constant"
+        return (
+            f"negative inputs were scaled by 0.01 although negative_slope = {slope:.4g}: "
+            "use the argument, not a constant"
+        )
     if np.allclose(got[neg], 0):
         return "negative inputs became 0: that is ReLU; scale them by negative_slope instead"
     return "leaky_relu(x) is x for x > 0 and negative_slope·x otherwise"
@@ -216,8 +276,13 @@ def _check_leaky_relu(check: Check, leaky_relu) -> None:
     import tensorflow as tf
 
     rng = check.rng
-    cases = [(None, "float32"), (float(rng.uniform(0.05, 0.5)), "float32"),
-             (float(rng.uniform(0.1, 0.9)), "float64"), (0.0, "float32"), (0.3, "float64")]
+    cases = [
+        (None, "float32"),
+        (float(rng.uniform(0.05, 0.5)), "float32"),
+        (float(rng.uniform(0.1, 0.9)), "float64"),
+        (0.0, "float32"),
+        (0.3, "float64"),
+    ]
     for _ in check.devices():
         for slope, dtype in cases:
             x = rng.normal(scale=3, size=(int(rng.integers(3, 7)), int(rng.integers(4, 9))))
@@ -225,42 +290,70 @@ def _check_leaky_relu(check: Check, leaky_relu) -> None:
             tensor = tf.constant(x.astype(dtype))
             kwargs = {} if slope is None else {"negative_slope": slope}
             used = 0.01 if slope is None else slope
-            on = (f"x = {describe(tensor)}, "
-                  + ("default negative_slope" if slope is None else f"negative_slope = {slope:.4g}"))
+            on = f"x = {describe(tensor)}, " + (
+                "default negative_slope" if slope is None else f"negative_slope = {slope:.4g}"
+            )
             expected = tf.nn.leaky_relu(tensor, alpha=used).numpy()
             got = check.expect_tensor(check.call(tensor, on=on, **kwargs), on)
             if got.dtype != tensor.dtype:
-                check.fail(f"leaky_relu returned dtype {got.dtype.name} for a {dtype} input",
-                           on=on, hint="keep the input's dtype: multiply x by the Python float "
-                           "slope (TensorFlow converts it) rather than building float32 constants")
+                check.fail(
+                    f"leaky_relu returned dtype {got.dtype.name} for a {dtype} input",
+                    on=on,
+                    hint="keep the input's dtype: multiply x by the Python float "
+                    "slope (TensorFlow converts it) rather than building float32 constants",
+                )
             check.expect_like(got.numpy(), expected, on)
-            check.expect_close(got.numpy(), expected, on, x=x, rtol=1e-6, atol=1e-7,
-                               hint=_leaky_hint(x, got.numpy(), used))
+            check.expect_close(
+                got.numpy(),
+                expected,
+                on,
+                x=x,
+                rtol=1e-6,
+                atol=1e-7,
+                hint=_leaky_hint(x, got.numpy(), used),
+            )
             graph = tf.function(lambda t, kw=kwargs: leaky_relu(t, **kw))
             try:
                 traced = check.call(tensor, on=on, target=graph, stub=False)
             except AssertionError as error:
-                check.fail("leaky_relu works eagerly but fails inside tf.function: "
-                           + str(error).splitlines()[0].removeprefix("leaky_relu "), on=on,
-                           hint="use TensorFlow ops only (tf.where, tf.maximum, tf.nn.*): no "
-                           "NumPy calls and no .numpy() inside the function")
-            check.expect_close(np.asarray(traced), expected, on, rtol=1e-6, atol=1e-7,
-                               what="leaky_relu gives different values inside tf.function")
+                check.fail(
+                    "leaky_relu works eagerly but fails inside tf.function: "
+                    + str(error).splitlines()[0].removeprefix("leaky_relu "),
+                    on=on,
+                    hint="use TensorFlow ops only (tf.where, tf.maximum, tf.nn.*): no "
+                    "NumPy calls and no .numpy() inside the function",
+                )
+            check.expect_close(
+                np.asarray(traced),
+                expected,
+                on,
+                rtol=1e-6,
+                atol=1e-7,
+                what="leaky_relu gives different values inside tf.function",
+            )
             with tf.GradientTape() as tape:
                 tape.watch(tensor)
                 y = leaky_relu(tensor, **kwargs)
             grad = tape.gradient(y, tensor)
             if grad is None:
-                check.fail("no gradient flows through leaky_relu", on=on,
-                           hint="build the output from x with TensorFlow ops (not NumPy, not "
-                           "tf.constant of computed values) so autodiff can follow it")
+                check.fail(
+                    "no gradient flows through leaky_relu",
+                    on=on,
+                    hint="build the output from x with TensorFlow ops (not NumPy, not "
+                    "tf.constant of computed values) so autodiff can follow it",
+                )
             nonzero = x != 0
             want_grad = np.where(x > 0, 1.0, used)
-            check.expect_close(np.asarray(grad)[nonzero], want_grad[nonzero], on, rtol=1e-6,
-                               atol=1e-7, what="leaky_relu's gradient is wrong (it should be 1 "
-                               "for x > 0 and negative_slope for x < 0)")
-    check.passed("values, dtypes, tf.function and gradients for several slopes, "
-                 "default slope 0.01")
+            check.expect_close(
+                np.asarray(grad)[nonzero],
+                want_grad[nonzero],
+                on,
+                rtol=1e-6,
+                atol=1e-7,
+                what="leaky_relu's gradient is wrong (it should be 1 "
+                "for x > 0 and negative_slope for x < 0)",
+            )
+    check.passed("values, dtypes, tf.function and gradients for several slopes, default slope 0.01")
 
 
 # ---------------------------------------------------------------------------- DeadUnitMonitor
@@ -269,18 +362,26 @@ def _monitor_model(rng: np.random.Generator, prefix: str, d: int):
     from keras import layers
 
     first = layers.Dense(16, activation="relu", name=f"{prefix}_dense_relu")
-    model = keras.Sequential([
-        keras.Input((d,)), first,
-        layers.Dense(12, name=f"{prefix}_linear"), layers.ReLU(name=f"{prefix}_relu_layer"),
-        layers.Dense(8, name=f"{prefix}_linear_2"), layers.LeakyReLU(0.1, name=f"{prefix}_leaky"),
-        layers.Dense(3, name=f"{prefix}_logits"),
-    ], name=f"{prefix}_model")
+    model = keras.Sequential(
+        [
+            keras.Input((d,)),
+            first,
+            layers.Dense(12, name=f"{prefix}_linear"),
+            layers.ReLU(name=f"{prefix}_relu_layer"),
+            layers.Dense(8, name=f"{prefix}_linear_2"),
+            layers.LeakyReLU(0.1, name=f"{prefix}_leaky"),
+            layers.Dense(3, name=f"{prefix}_logits"),
+        ],
+        name=f"{prefix}_model",
+    )
     kernel, bias = first.get_weights()
     dead = rng.choice(16, size=int(rng.integers(3, 7)), replace=False)
     bias[dead] = -1e3
     first.set_weights([kernel, bias])
-    model.compile(optimizer=keras.optimizers.SGD(0.05),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.compile(
+        optimizer=keras.optimizers.SGD(0.05),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
     return model
 
 
@@ -293,9 +394,11 @@ def check_DeadUnitMonitor(DeadUnitMonitor) -> None:  # noqa: N802 - the exercise
 
     check = Check("DeadUnitMonitor", DeadUnitMonitor, is_class=True)
     if not issubclass(DeadUnitMonitor, keras.callbacks.Callback):
-        check.fail("DeadUnitMonitor is not a keras.callbacks.Callback subclass",
-                   hint="class DeadUnitMonitor(keras.callbacks.Callback): ... and call "
-                   "super().__init__() in __init__")
+        check.fail(
+            "DeadUnitMonitor is not a keras.callbacks.Callback subclass",
+            hint="class DeadUnitMonitor(keras.callbacks.Callback): ... and call "
+            "super().__init__() in __init__",
+        )
     rng = check.rng
     for _ in check.devices():
         runs = []
@@ -305,59 +408,93 @@ def check_DeadUnitMonitor(DeadUnitMonitor) -> None:  # noqa: N802 - the exercise
             x_train = rng.normal(size=(96, d)).astype(np.float32)
             y_train = rng.integers(0, 3, size=96).astype(np.int32)
             x_probe = (rng.normal(size=(40, d)) * 2).astype(np.float32)  # not the training data
-            on = (f"a {epochs}-epoch fit of a model with ReLU layers {prefix}_dense_relu, "
-                  f"{prefix}_relu_layer (and a LeakyReLU); x = {describe(x_probe)}")
+            on = (
+                f"a {epochs}-epoch fit of a model with ReLU layers {prefix}_dense_relu, "
+                f"{prefix}_relu_layer (and a LeakyReLU); x = {describe(x_probe)}"
+            )
             monitor = check.call(x_probe, on=on)
             if not isinstance(monitor, keras.callbacks.Callback):
                 check.fail("DeadUnitMonitor(x) did not create a keras Callback", on=on)
             reference = DeadFractionMonitor(x_probe)
-            check.call(x_train, y_train, on=on, stub=False, target=lambda a, b, m=model, e=epochs,
-                       mon=monitor, ref=reference: m.fit(a, b, epochs=e, batch_size=32,
-                                                         verbose=0, callbacks=[mon, ref]))
+            check.call(
+                x_train,
+                y_train,
+                on=on,
+                stub=False,
+                target=lambda a, b, m=model, e=epochs, mon=monitor, ref=reference: m.fit(
+                    a, b, epochs=e, batch_size=32, verbose=0, callbacks=[mon, ref]
+                ),
+            )
             runs.append((monitor, reference, epochs, on))
             history = getattr(monitor, "history", None)
             if not isinstance(history, dict):
-                check.fail(f"after fit, monitor.history is {describe(history)}, not a dict",
-                           on=on, hint="set self.history = {} in __init__ and append to "
-                           "self.history[layer.name] in on_epoch_end")
+                check.fail(
+                    f"after fit, monitor.history is {describe(history)}, not a dict",
+                    on=on,
+                    hint="set self.history = {} in __init__ and append to "
+                    "self.history[layer.name] in on_epoch_end",
+                )
         for monitor, reference, epochs, on in runs:
             # Checked after both fits: a class-level history dict would now mix both models.
             history, expected = monitor.history, reference.history
             missing = [k for k in expected if k not in history]
             extra = [k for k in history if k not in expected]
             if extra and any(k.startswith("first_") for k in extra) != any(
-                    k.startswith("first_") for k in expected):
-                check.fail("two DeadUnitMonitor instances share one history", on=on,
-                           expected=f"keys {list(expected)}", got=f"keys {list(history)}",
-                           hint="a `history = {}` written in the class body is one dict for "
-                           "every instance: create it in __init__ (self.history = {})")
+                k.startswith("first_") for k in expected
+            ):
+                check.fail(
+                    "two DeadUnitMonitor instances share one history",
+                    on=on,
+                    expected=f"keys {list(expected)}",
+                    got=f"keys {list(history)}",
+                    hint="a `history = {}` written in the class body is one dict for "
+                    "every instance: create it in __init__ (self.history = {})",
+                )
             if missing or extra:
-                check.fail("monitor.history has the wrong layers", on=on,
-                           expected=f"keys {list(expected)}", got=f"keys {list(history)}",
-                           hint="record every plain ReLU layer, keyed by layer.name: "
-                           "Dense(..., activation='relu') and layers.ReLU() alike, not "
-                           "LeakyReLU" if missing else "only plain ReLU layers count")
+                check.fail(
+                    "monitor.history has the wrong layers",
+                    on=on,
+                    expected=f"keys {list(expected)}",
+                    got=f"keys {list(history)}",
+                    hint="record every plain ReLU layer, keyed by layer.name: "
+                    "Dense(..., activation='relu') and layers.ReLU() alike, not "
+                    "LeakyReLU"
+                    if missing
+                    else "only plain ReLU layers count",
+                )
             for name, want in expected.items():
                 values = history[name]
                 if not isinstance(values, list):
-                    check.fail(f"monitor.history[{name!r}] is {describe(values)}, not a list",
-                               on=on, hint="append one float per epoch to a list")
+                    check.fail(
+                        f"monitor.history[{name!r}] is {describe(values)}, not a list",
+                        on=on,
+                        hint="append one float per epoch to a list",
+                    )
                 if len(values) != epochs:
-                    check.fail(f"monitor.history[{name!r}] has {len(values)} entries after "
-                               f"{epochs} epochs", on=on, expected=f"{epochs} values",
-                               got=describe(values),
-                               hint="record in on_epoch_end (once per epoch), not in "
-                               "on_train_end or on_batch_end" if len(values) < epochs else
-                               "record once per epoch, in on_epoch_end only")
+                    check.fail(
+                        f"monitor.history[{name!r}] has {len(values)} entries after "
+                        f"{epochs} epochs",
+                        on=on,
+                        expected=f"{epochs} values",
+                        got=describe(values),
+                        hint="record in on_epoch_end (once per epoch), not in "
+                        "on_train_end or on_batch_end"
+                        if len(values) < epochs
+                        else "record once per epoch, in on_epoch_end only",
+                    )
                 try:
                     close = np.allclose(np.asarray(values, dtype=float), want, atol=1e-6)
                 except (TypeError, ValueError):
                     close = False
                 if not close:
-                    check.fail(f"monitor.history[{name!r}] has wrong values", on=on,
-                               expected=describe(np.asarray(want)), got=describe(values),
-                               hint="at each epoch end, compute the dead fraction of each ReLU "
-                               "layer on the x given to __init__ (not on the training batch)")
+                    check.fail(
+                        f"monitor.history[{name!r}] has wrong values",
+                        on=on,
+                        expected=describe(np.asarray(want)),
+                        got=describe(values),
+                        hint="at each epoch end, compute the dead fraction of each ReLU "
+                        "layer on the x given to __init__ (not on the training batch)",
+                    )
     check.passed("two monitors, two real fits, every ReLU layer at every epoch end")
 
 
@@ -373,17 +510,25 @@ def check_born_dead_probability(born_dead_probability) -> None:
     cases = [(2, 2), (5, 2), (3, 3), (int(rng.integers(6, 9)), 2)]
 
     def estimate(depth, width, **kwargs):
-        on = f"depth = {depth}, width = {width}" + "".join(f", {k} = {v}" for k, v in kwargs.items())
+        on = f"depth = {depth}, width = {width}" + "".join(
+            f", {k} = {v}" for k, v in kwargs.items()
+        )
         value = check.call(depth, width, on=on, **kwargs)
         if isinstance(value, np.ndarray) and value.size == 1:
             value = value.reshape(())[()]
         if isinstance(value, bool) or not isinstance(value, numbers.Real):
-            check.fail(f"born_dead_probability returned {describe(value)}, not a float",
-                       on=on, hint="return float(fraction of the trials that were born dead)")
+            check.fail(
+                f"born_dead_probability returned {describe(value)}, not a float",
+                on=on,
+                hint="return float(fraction of the trials that were born dead)",
+            )
         value = float(value)
         if not 0.0 <= value <= 1.0:
-            check.fail(f"born_dead_probability returned {value:.4g}, not a probability",
-                       on=on, hint="count the dead trials and divide by trials")
+            check.fail(
+                f"born_dead_probability returned {value:.4g}, not a probability",
+                on=on,
+                hint="count the dead trials and divide by trials",
+            )
         return value, on
 
     for _ in check.devices():
@@ -393,55 +538,82 @@ def check_born_dead_probability(born_dead_probability) -> None:
             got, on = estimate(depth, width, trials=trials, seed=seed)
             bound = single_input_dead_bound(depth, width)
             if abs(got - bound) < 1e-9:
-                check.fail("born_dead_probability returned the formula 1 − (1 − 2⁻ᴺ)ᴸ", on=on,
-                           hint="that is the probability of being dead at one input (an upper "
-                           "bound); estimate the probability for the whole grid by simulation")
+                check.fail(
+                    "born_dead_probability returned the formula 1 − (1 − 2⁻ᴺ)ᴸ",
+                    on=on,
+                    hint="that is the probability of being dead at one input (an upper "
+                    "bound); estimate the probability for the whole grid by simulation",
+                )
             if abs(got * trials - round(got * trials)) > 1e-6:
-                check.fail(f"born_dead_probability returned {got:.6g}, which is not a multiple "
-                           f"of 1/trials = 1/{trials}", on=on,
-                           hint="draw exactly `trials` random networks and return the fraction "
-                           "that are constant on the grid")
+                check.fail(
+                    f"born_dead_probability returned {got:.6g}, which is not a multiple "
+                    f"of 1/trials = 1/{trials}",
+                    on=on,
+                    hint="draw exactly `trials` random networks and return the fraction "
+                    "that are constant on the grid",
+                )
             truth = reference(depth, width, trials=reference_trials, seed=int(rng.integers(2**31)))
             p = min(max(truth, 1.0 / reference_trials), 1 - 1.0 / reference_trials)
-            tolerance = 4.5 * np.hypot(born_dead_standard_error(p, trials),
-                                       born_dead_standard_error(p, reference_trials))
+            tolerance = 4.5 * np.hypot(
+                born_dead_standard_error(p, trials), born_dead_standard_error(p, reference_trials)
+            )
             if abs(got - truth) > tolerance:
-                hint = ("draw each hidden layer's weights from N(0, 2/fan_in) with zero biases, "
-                        "evaluate every grid point of [−1, 1], and call a net born dead when "
-                        "its output is the same at every grid point")
+                hint = (
+                    "draw each hidden layer's weights from N(0, 2/fan_in) with zero biases, "
+                    "evaluate every grid point of [−1, 1], and call a net born dead when "
+                    "its output is the same at every grid point"
+                )
                 if abs((1 - got) - truth) <= tolerance:
                     hint = "this looks like the fraction of nets that are *alive*: return the dead ones"
                 elif depth > 1 and abs(got - reference(depth - 1, width, 4000)) <= tolerance + 0.03:
-                    hint = ("this matches depth − 1 hidden layers: `depth` counts the hidden ReLU "
-                            "layers (the linear output layer comes on top)")
+                    hint = (
+                        "this matches depth − 1 hidden layers: `depth` counts the hidden ReLU "
+                        "layers (the linear output layer comes on top)"
+                    )
                 elif abs(got - bound) <= tolerance:
-                    hint = ("this is close to the single-input probability 1 − (1 − 2⁻ᴺ)ᴸ: a net "
-                            "is born dead only if it is dead at *every* point of the grid")
-                check.fail("born_dead_probability is further from the true probability than "
-                           "Monte Carlo noise allows", on=on,
-                           expected=f"{truth:.3f} ± {tolerance:.3f}", got=f"{got:.4f}", hint=hint)
+                    hint = (
+                        "this is close to the single-input probability 1 − (1 − 2⁻ᴺ)ᴸ: a net "
+                        "is born dead only if it is dead at *every* point of the grid"
+                    )
+                check.fail(
+                    "born_dead_probability is further from the true probability than "
+                    "Monte Carlo noise allows",
+                    on=on,
+                    expected=f"{truth:.3f} ± {tolerance:.3f}",
+                    got=f"{got:.4f}",
+                    hint=hint,
+                )
 
         one, on = estimate(3, 2, trials=1, seed=int(rng.integers(2**31)))
         if one not in (0.0, 1.0):
-            check.fail(f"with trials = 1 the estimate must be 0 or 1, got {one:.4g}", on=on,
-                       hint="use the trials argument: the estimate is (dead trials) / trials")
+            check.fail(
+                f"with trials = 1 the estimate must be 0 or 1, got {one:.4g}",
+                on=on,
+                hint="use the trials argument: the estimate is (dead trials) / trials",
+            )
         values = set()
         for seed in [None, *rng.choice(2**31, size=4, replace=False)]:
             kwargs = {} if seed is None else {"trials": 200, "seed": int(seed)}
             first, on = estimate(3, 2, **kwargs)
             again, _ = estimate(3, 2, **kwargs)
             if first != again:
-                check.fail("two calls with the same seed gave different estimates", on=on,
-                           expected=f"{first:.4f} twice", got=f"{first:.4f} then {again:.4f}",
-                           hint="draw from np.random.default_rng(seed), not from an unseeded "
-                           "generator")
+                check.fail(
+                    "two calls with the same seed gave different estimates",
+                    on=on,
+                    expected=f"{first:.4f} twice",
+                    got=f"{first:.4f} then {again:.4f}",
+                    hint="draw from np.random.default_rng(seed), not from an unseeded generator",
+                )
             if seed is not None:
                 values.add(first)
         if len(values) == 1:
-            check.fail("four different seeds gave exactly the same estimate",
-                       on="depth = 3, width = 2, trials = 200, 4 different seeds",
-                       got=f"{values.pop():.4f} each time",
-                       hint="build the generator from the seed argument: "
-                       "np.random.default_rng(seed)")
-    check.passed(f"{len(cases)} (depth, width) pairs within binomial error of a "
-                 f"{reference_trials:,}-trial reference; seeds and trials respected")
+            check.fail(
+                "four different seeds gave exactly the same estimate",
+                on="depth = 3, width = 2, trials = 200, 4 different seeds",
+                got=f"{values.pop():.4f} each time",
+                hint="build the generator from the seed argument: np.random.default_rng(seed)",
+            )
+    check.passed(
+        f"{len(cases)} (depth, width) pairs within binomial error of a "
+        f"{reference_trials:,}-trial reference; seeds and trials respected"
+    )

@@ -18,17 +18,21 @@ def _std_hint(got: float, fan_in: int, fan_out: int | None = None) -> str:
     """Name the rule a wrong standard deviation follows."""
     rules = {}
     if fan_out is not None:
-        rules["this is √(2/fan_out): for a Dense kernel of shape (fan_in, units) fan_in is "
-              "shape[0]"] = np.sqrt(2 / fan_out)
-        rules["this is Glorot/Xavier's √(2/(fan_in + fan_out)), derived for symmetric "
-              "activations; ReLU needs √(2/fan_in)"] = np.sqrt(2 / (fan_in + fan_out))
-    rules.update({
-        "√(1/fan_in) is LeCun's rule for linear/tanh units: a ReLU zeroes half its inputs, "
-        "so He et al. use √(2/fan_in)": np.sqrt(1 / fan_in),
-        "2/fan_in is the *variance*; the standard deviation is its square root":
-            2 / fan_in,
-        "√2/fan_in: take the square root of the whole ratio, √(2/fan_in)": np.sqrt(2) / fan_in,
-    })
+        rules[
+            "this is √(2/fan_out): for a Dense kernel of shape (fan_in, units) fan_in is shape[0]"
+        ] = np.sqrt(2 / fan_out)
+        rules[
+            "this is Glorot/Xavier's √(2/(fan_in + fan_out)), derived for symmetric "
+            "activations; ReLU needs √(2/fan_in)"
+        ] = np.sqrt(2 / (fan_in + fan_out))
+    rules.update(
+        {
+            "√(1/fan_in) is LeCun's rule for linear/tanh units: a ReLU zeroes half its inputs, "
+            "so He et al. use √(2/fan_in)": np.sqrt(1 / fan_in),
+            "2/fan_in is the *variance*; the standard deviation is its square root": 2 / fan_in,
+            "√2/fan_in: take the square root of the whole ratio, √(2/fan_in)": np.sqrt(2) / fan_in,
+        }
+    )
     for hint, value in rules.items():
         if np.isclose(got, value, rtol=0.03):
             return hint
@@ -47,13 +51,20 @@ def check_he_std(he_std) -> None:
             if isinstance(got, np.ndarray) and got.size == 1:
                 got = got.reshape(())[()]
             if isinstance(got, bool) or not isinstance(got, numbers.Real):
-                check.fail(f"he_std returned {describe(got)}, not a float", on=on,
-                           hint="return a Python float, e.g. float(np.sqrt(2 / fan_in))")
+                check.fail(
+                    f"he_std returned {describe(got)}, not a float",
+                    on=on,
+                    hint="return a Python float, e.g. float(np.sqrt(2 / fan_in))",
+                )
             want = float(np.sqrt(2.0 / fan_in))
             if not np.isclose(float(got), want, rtol=1e-6, atol=0):
-                check.fail("he_std gives a wrong standard deviation", on=on,
-                           expected=f"{want:.6g}", got=f"{float(got):.6g}",
-                           hint=_std_hint(float(got), fan_in))
+                check.fail(
+                    "he_std gives a wrong standard deviation",
+                    on=on,
+                    expected=f"{want:.6g}",
+                    got=f"{float(got):.6g}",
+                    hint=_std_hint(float(got), fan_in),
+                )
     check.passed(f"fan_in in {fan_ins}")
 
 
@@ -62,21 +73,33 @@ def _draw(check: Check, initializer, shape, on: str, dtype=None) -> np.ndarray:
     kwargs = {} if dtype is None else {"dtype": dtype}
     value = check.call(shape, on=on, target=initializer, stub=True, **kwargs)
     if value is None:
-        check.fail("the initializer returned None", on=on,
-                   hint="__call__(self, shape, dtype=None) must return the weights")
+        check.fail(
+            "the initializer returned None",
+            on=on,
+            hint="__call__(self, shape, dtype=None) must return the weights",
+        )
     try:
         arr = np.asarray(value)
     except Exception:  # noqa: BLE001
         check.fail(f"the initializer returned {describe(value)}, not an array of weights", on=on)
     if arr.shape != tuple(shape):
-        check.fail(f"the initializer returned shape {arr.shape}, expected {tuple(shape)}",
-                   on=on, hint="draw exactly `shape` values (shape is (fan_in, units))")
+        check.fail(
+            f"the initializer returned shape {arr.shape}, expected {tuple(shape)}",
+            on=on,
+            hint="draw exactly `shape` values (shape is (fan_in, units))",
+        )
     if not np.issubdtype(arr.dtype, np.floating):
-        check.fail(f"the initializer returned dtype {arr.dtype}", on=on,
-                   hint="return floating-point weights (float32 by default)")
+        check.fail(
+            f"the initializer returned dtype {arr.dtype}",
+            on=on,
+            hint="return floating-point weights (float32 by default)",
+        )
     if dtype is not None and arr.dtype != np.dtype(dtype):
-        check.fail(f"the initializer returned dtype {arr.dtype} when asked for {dtype}", on=on,
-                   hint="pass the dtype argument on, e.g. keras.random.normal(..., dtype=dtype)")
+        check.fail(
+            f"the initializer returned dtype {arr.dtype} when asked for {dtype}",
+            on=on,
+            hint="pass the dtype argument on, e.g. keras.random.normal(..., dtype=dtype)",
+        )
     if not np.all(np.isfinite(arr)):
         check.fail("the initializer returned NaN or infinite weights", on=on)
     return arr
@@ -94,15 +117,21 @@ def _law_problem(samples: np.ndarray) -> str | None:
     if abs(tail - _NORMAL_TAIL_2SD) <= 6 * tail_se and abs(kurtosis) <= 6 * kurtosis_se:
         return None
     largest = float(np.abs(z).max())
-    facts = (f"{tail:.2%} of the weights lie beyond 2 standard deviations (a normal law: "
-             f"{_NORMAL_TAIL_2SD:.2%}), excess kurtosis {kurtosis:.2f} (normal: 0)")
+    facts = (
+        f"{tail:.2%} of the weights lie beyond 2 standard deviations (a normal law: "
+        f"{_NORMAL_TAIL_2SD:.2%}), excess kurtosis {kurtosis:.2f} (normal: 0)"
+    )
     if largest < 1.75:
-        return (facts + ", and none beyond 1.75σ: this is a *uniform* law with the right "
-                "variance (HeUniform); He et al. draw from a normal law")
+        return (
+            facts + ", and none beyond 1.75σ: this is a *uniform* law with the right "
+            "variance (HeUniform); He et al. draw from a normal law"
+        )
     if largest < 2.6 and tail < _NORMAL_TAIL_2SD:
-        return (facts + f", and none beyond {largest:.2f}σ: a *truncated* normal "
-                "(keras.initializers.HeNormal and tf.random.truncated_normal cut at 2σ); "
-                "draw from an untruncated normal (keras.random.normal, tf.random.normal)")
+        return (
+            facts + f", and none beyond {largest:.2f}σ: a *truncated* normal "
+            "(keras.initializers.HeNormal and tf.random.truncated_normal cut at 2σ); "
+            "draw from an untruncated normal (keras.random.normal, tf.random.normal)"
+        )
     return facts + ": the weights should follow an untruncated normal law"
 
 
@@ -112,8 +141,10 @@ def check_HeNormalInit(HeNormalInit) -> None:  # noqa: N802 - the exercise's nam
 
     check = Check("HeNormalInit", HeNormalInit, is_class=True)
     if not issubclass(HeNormalInit, keras.initializers.Initializer):
-        check.fail("HeNormalInit is not a keras.initializers.Initializer subclass",
-                   hint="class HeNormalInit(keras.initializers.Initializer): ...")
+        check.fail(
+            "HeNormalInit is not a keras.initializers.Initializer subclass",
+            hint="class HeNormalInit(keras.initializers.Initializer): ...",
+        )
     rng = check.rng
     for _ in check.devices():
         seed = int(rng.integers(0, 2**20))
@@ -128,59 +159,94 @@ def check_HeNormalInit(HeNormalInit) -> None:  # noqa: N802 - the exercise's nam
             want = np.sqrt(2.0 / fan_in)
             std = float(w.astype(np.float64).std())
             if abs(std / want - 1) > 6 / np.sqrt(2 * n) + 1e-3:
-                check.fail("the weights have the wrong standard deviation", on=on,
-                           expected=f"√(2/fan_in) = {want:.5g}", got=f"{std:.5g}",
-                           hint=_std_hint(std, fan_in, fan_out))
+                check.fail(
+                    "the weights have the wrong standard deviation",
+                    on=on,
+                    expected=f"√(2/fan_in) = {want:.5g}",
+                    got=f"{std:.5g}",
+                    hint=_std_hint(std, fan_in, fan_out),
+                )
             mean = float(w.astype(np.float64).mean())
             if abs(mean) > 6 * want / np.sqrt(n):
-                check.fail("the weights do not have mean 0", on=on, expected="0",
-                           got=f"{mean:.4g}", hint="draw from N(0, 2/fan_in): mean 0")
+                check.fail(
+                    "the weights do not have mean 0",
+                    on=on,
+                    expected="0",
+                    got=f"{mean:.4g}",
+                    hint="draw from N(0, 2/fan_in): mean 0",
+                )
             if n >= 10**6:
                 problem = _law_problem(w)
                 if problem:
-                    check.fail("the weights do not follow a normal law", on=on, got=problem,
-                               hint="sample with keras.random.normal or tf.random.normal, "
-                               "not truncated_normal or uniform")
+                    check.fail(
+                        "the weights do not follow a normal law",
+                        on=on,
+                        got=problem,
+                        hint="sample with keras.random.normal or tf.random.normal, "
+                        "not truncated_normal or uniform",
+                    )
         shape = (64, 32)
         on = f"two HeNormalInit(seed={seed}) instances, shape {shape}"
         a = _draw(check, check.call(seed=seed, on=on_make), shape, on)
         b = _draw(check, check.call(seed=seed, on=on_make), shape, on)
         if not np.array_equal(a, b):
-            check.fail("two initializers with the same seed gave different weights", on=on,
-                       hint="pass self.seed to the random function (keras.random.normal("
-                       "shape, stddev=..., seed=self.seed)); np.random.normal ignores it")
+            check.fail(
+                "two initializers with the same seed gave different weights",
+                on=on,
+                hint="pass self.seed to the random function (keras.random.normal("
+                "shape, stddev=..., seed=self.seed)); np.random.normal ignores it",
+            )
         c = _draw(check, check.call(seed=seed + 1, on=on_make), shape, on)
         if np.array_equal(a, c):
-            check.fail(f"seeds {seed} and {seed + 1} gave the same weights", on=on,
-                       hint="use the seed argument instead of a fixed seed")
-        config = check.call(on=f"{on_make}.get_config()", target=initializer.get_config,
-                            stub=False)
+            check.fail(
+                f"seeds {seed} and {seed + 1} gave the same weights",
+                on=on,
+                hint="use the seed argument instead of a fixed seed",
+            )
+        config = check.call(on=f"{on_make}.get_config()", target=initializer.get_config, stub=False)
         if not isinstance(config, dict) or config.get("seed") != seed:
-            check.fail(f"get_config() returned {describe(config)}", on=f"{on_make}.get_config()",
-                       expected=f"a dict with 'seed': {seed}",
-                       hint="def get_config(self): return {'seed': self.seed} — Keras saves "
-                       "models with it and rebuilds the initializer with from_config")
-        clone = check.call(config, on="HeNormalInit.from_config(config)",
-                           target=HeNormalInit.from_config, stub=False)
+            check.fail(
+                f"get_config() returned {describe(config)}",
+                on=f"{on_make}.get_config()",
+                expected=f"a dict with 'seed': {seed}",
+                hint="def get_config(self): return {'seed': self.seed} — Keras saves "
+                "models with it and rebuilds the initializer with from_config",
+            )
+        clone = check.call(
+            config,
+            on="HeNormalInit.from_config(config)",
+            target=HeNormalInit.from_config,
+            stub=False,
+        )
         if not np.array_equal(_draw(check, clone, shape, "from_config clone"), a):
-            check.fail("HeNormalInit.from_config(get_config()) draws different weights",
-                       on=on_make, hint="store every constructor argument in get_config")
+            check.fail(
+                "HeNormalInit.from_config(get_config()) draws different weights",
+                on=on_make,
+                hint="store every constructor argument in get_config",
+            )
         # For real: inside Dense layers, through a short fit.
         on = "Dense(300) → ReLU → Dense(5) with kernel_initializer=HeNormalInit(seed=...), 1 epoch"
         x = rng.normal(size=(64, 20)).astype(np.float32)
         y = rng.integers(0, 5, size=64).astype(np.int32)
 
         def fit(seed=seed, x=x, y=y):
-            model = keras.Sequential([
-                keras.Input((20,)),
-                keras.layers.Dense(300, kernel_initializer=HeNormalInit(seed=seed + 2)),
-                keras.layers.ReLU(),
-                keras.layers.Dense(5, kernel_initializer=HeNormalInit(seed=seed + 3)),
-            ])
-            kernels = [np.asarray(layer.kernel) for layer in model.layers
-                       if isinstance(layer, keras.layers.Dense)]
-            model.compile(optimizer=keras.optimizers.SGD(0.01),
-                          loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+            model = keras.Sequential(
+                [
+                    keras.Input((20,)),
+                    keras.layers.Dense(300, kernel_initializer=HeNormalInit(seed=seed + 2)),
+                    keras.layers.ReLU(),
+                    keras.layers.Dense(5, kernel_initializer=HeNormalInit(seed=seed + 3)),
+                ]
+            )
+            kernels = [
+                np.asarray(layer.kernel)
+                for layer in model.layers
+                if isinstance(layer, keras.layers.Dense)
+            ]
+            model.compile(
+                optimizer=keras.optimizers.SGD(0.01),
+                loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            )
             history = model.fit(x, y, epochs=1, batch_size=32, verbose=0)
             return kernels, history.history["loss"][-1]
 
@@ -189,15 +255,19 @@ def check_HeNormalInit(HeNormalInit) -> None:  # noqa: N802 - the exercise's nam
             fan_in = kernel.shape[0]
             std = float(kernel.std())
             if abs(std / np.sqrt(2 / fan_in) - 1) > 6 / np.sqrt(2 * kernel.size) + 1e-3:
-                check.fail(f"inside a Dense layer the kernel of shape {kernel.shape} has the "
-                           "wrong standard deviation", on=on,
-                           expected=f"{np.sqrt(2 / fan_in):.4g}", got=f"{std:.4g}",
-                           hint=_std_hint(std, fan_in, kernel.shape[1]))
+                check.fail(
+                    f"inside a Dense layer the kernel of shape {kernel.shape} has the "
+                    "wrong standard deviation",
+                    on=on,
+                    expected=f"{np.sqrt(2 / fan_in):.4g}",
+                    got=f"{std:.4g}",
+                    hint=_std_hint(std, fan_in, kernel.shape[1]),
+                )
         if not np.isfinite(loss):
-            check.fail("training a model initialised by HeNormalInit gave a non-finite loss",
-                       on=on)
-    check.passed("std √(2/fan_in), untruncated normal law over 10⁶ draws, seeds, get_config, "
-                 "and a real fit")
+            check.fail("training a model initialised by HeNormalInit gave a non-finite loss", on=on)
+    check.passed(
+        "std √(2/fan_in), untruncated normal law over 10⁶ draws, seeds, get_config, and a real fit"
+    )
 
 
 # ---------------------------------------------------------------------------- propagate_rms
@@ -243,11 +313,18 @@ def check_propagate_rms(propagate_rms) -> None:
             seed = int(rng.integers(2**31))
             got = check.expect_array(check.call(rule, depth, width, x, seed=seed, on=on), on)
             if got.shape != (depth,):
-                check.fail(f"propagate_rms returned shape {got.shape}, expected ({depth},)", on=on,
-                           hint="one RMS per layer: depth values (not including the input)")
+                check.fail(
+                    f"propagate_rms returned shape {got.shape}, expected ({depth},)",
+                    on=on,
+                    hint="one RMS per layer: depth values (not including the input)",
+                )
             if not np.all(np.isfinite(got)) or np.any(got <= 0):
-                check.fail("propagate_rms returned non-positive or non-finite values", on=on,
-                           got=got, hint="RMS = √(mean(h²)) of each layer's ReLU output")
+                check.fail(
+                    "propagate_rms returned non-positive or non-finite values",
+                    on=on,
+                    got=got,
+                    hint="RMS = √(mean(h²)) of each layer's ReLU output",
+                )
             mean, spread = _reference_spread(rule, depth, width, x, seeds=10)
             log_got = np.log(got.astype(np.float64))
             tolerance = 6 * spread + 0.02
@@ -255,48 +332,76 @@ def check_propagate_rms(propagate_rms) -> None:
             if bad.any():
                 layer = int(np.flatnonzero(bad)[0])
                 variants = _propagate_variants(rule, depth, width, x)
-                hint = ("draw a fresh (fan_in, width) weight matrix for every layer from "
-                        "N(0, init_std(fan_in)²), with fan_in = x.shape[1] for the first "
-                        "layer; apply ReLU; record √(mean(h²))")
+                hint = (
+                    "draw a fresh (fan_in, width) weight matrix for every layer from "
+                    "N(0, init_std(fan_in)²), with fan_in = x.shape[1] for the first "
+                    "layer; apply ReLU; record √(mean(h²))"
+                )
                 named = {
                     "std": "this is the standard deviation of each layer's output; the RMS "
-                           "√(mean(h²)) also counts the mean (ReLU outputs are positive)",
+                    "√(mean(h²)) also counts the mean (ReLU outputs are positive)",
                     "pre": "this is the RMS of the pre-activations (before the ReLU); record "
-                           "the RMS of the ReLU outputs",
+                    "the RMS of the ReLU outputs",
                     "mean_abs": "this is mean(|h|); the RMS is √(mean(h²))",
                 }
                 for key, text in named.items():
                     if np.all(np.abs(log_got - variants[key]) <= tolerance + 0.05):
                         hint = text
                         break
-                check.fail(f"propagate_rms is off at layer {layer + 1} (further than sampling "
-                           "noise allows)", on=on,
-                           expected=f"≈ {np.exp(mean[layer]):.4g} (log tolerance "
-                           f"{tolerance[layer]:.3f})", got=f"{got[layer]:.4g}", hint=hint)
+                check.fail(
+                    f"propagate_rms is off at layer {layer + 1} (further than sampling "
+                    "noise allows)",
+                    on=on,
+                    expected=f"≈ {np.exp(mean[layer]):.4g} (log tolerance {tolerance[layer]:.3f})",
+                    got=f"{got[layer]:.4g}",
+                    hint=hint,
+                )
         x = rng.normal(size=(32, 10))
         on = f"He, depth 4, width 16, x = {describe(x)}, seed = 7 twice"
-        first = check.expect_array(check.call(rules["He: √(2/fan_in)"], 4, 16, x, seed=7, on=on), on)
-        again = check.expect_array(check.call(rules["He: √(2/fan_in)"], 4, 16, x, seed=7, on=on), on)
+        first = check.expect_array(
+            check.call(rules["He: √(2/fan_in)"], 4, 16, x, seed=7, on=on), on
+        )
+        again = check.expect_array(
+            check.call(rules["He: √(2/fan_in)"], 4, 16, x, seed=7, on=on), on
+        )
         if not np.array_equal(first, again):
-            check.fail("the same seed gave different results", on=on, got=f"{first} then {again}",
-                       hint="draw every weight from np.random.default_rng(seed)")
-        others = [check.call(rules["He: √(2/fan_in)"], 4, 16, x, seed=s, on=on)
-                  for s in (11, 12, 13)]
+            check.fail(
+                "the same seed gave different results",
+                on=on,
+                got=f"{first} then {again}",
+                hint="draw every weight from np.random.default_rng(seed)",
+            )
+        others = [
+            check.call(rules["He: √(2/fan_in)"], 4, 16, x, seed=s, on=on) for s in (11, 12, 13)
+        ]
         if all(np.array_equal(first, o) for o in others):
-            check.fail("different seeds gave identical results", on="seeds 7, 11, 12, 13",
-                       hint="build the generator from the seed argument")
+            check.fail(
+                "different seeds gave identical results",
+                on="seeds 7, 11, 12, 13",
+                hint="build the generator from the seed argument",
+            )
         # Width 1: a fresh scalar weight per layer kills the signal with probability 1/2 per
         # layer; reusing one weight for every hidden layer lets half of all nets survive.
         x = np.abs(rng.normal(size=(8, 3))) + 0.1
         alive = sum(
-            bool(np.asarray(check.call(rules["He: √(2/fan_in)"], 8, 1, x, seed=int(s),
-                                       on="depth 8, width 1"))[-1] > 0)
-            for s in rng.choice(2**31, size=40, replace=False))
+            bool(
+                np.asarray(
+                    check.call(
+                        rules["He: √(2/fan_in)"], 8, 1, x, seed=int(s), on="depth 8, width 1"
+                    )
+                )[-1]
+                > 0
+            )
+            for s in rng.choice(2**31, size=40, replace=False)
+        )
         if alive >= 8:
-            check.fail(f"with width 1, {alive} of 40 seeds kept a live signal through 8 layers; "
-                       "fresh weights for each layer leave about 40/128 ≈ 0.3",
-                       on="depth = 8, width = 1, 40 seeds",
-                       hint="draw a new weight matrix for every layer; reusing one matrix for "
-                       "all hidden layers is a different network")
-    check.passed("RMS per layer within sampling noise for three init rules; seeds; fresh "
-                 "weights per layer")
+            check.fail(
+                f"with width 1, {alive} of 40 seeds kept a live signal through 8 layers; "
+                "fresh weights for each layer leave about 40/128 ≈ 0.3",
+                on="depth = 8, width = 1, 40 seeds",
+                hint="draw a new weight matrix for every layer; reusing one matrix for "
+                "all hidden layers is a different network",
+            )
+    check.passed(
+        "RMS per layer within sampling noise for three init rules; seeds; fresh weights per layer"
+    )

@@ -9,11 +9,17 @@ from relu_course.checks._framework import Check, describe
 __all__ = ["check_hat_network", "check_relu_grad", "check_relu_np", "check_relu_tf"]
 
 
-def _signed_inputs(rng: np.random.Generator, dtypes=("float32", "float64", "float16", "int32"),
-                   edge_cases: bool = True):
+def _signed_inputs(
+    rng: np.random.Generator,
+    dtypes=("float32", "float64", "float16", "int32"),
+    edge_cases: bool = True,
+):
     """Random arrays of several shapes and dtypes, each with negatives, positives and exact 0s."""
-    shapes = [(int(rng.integers(5, 40)),), (int(rng.integers(2, 6)), int(rng.integers(2, 6))),
-              (2, 3, int(rng.integers(2, 5)))]
+    shapes = [
+        (int(rng.integers(5, 40)),),
+        (int(rng.integers(2, 6)), int(rng.integers(2, 6))),
+        (2, 3, int(rng.integers(2, 5))),
+    ]
     for i, dtype in enumerate(dtypes):
         shape = shapes[i % len(shapes)]
         if dtype.startswith("int"):
@@ -43,8 +49,10 @@ def _relu_hint(x: np.ndarray, got: np.ndarray) -> str:
     if negative.any() and np.all(got[negative] != 0):
         slopes = got[negative] / x[negative]
         if np.allclose(slopes, slopes[0]):
-            return (f"negative inputs give {slopes[0]:.3g}·x, a leaky ReLU; plain ReLU returns "
-                    "exactly 0 for them")
+            return (
+                f"negative inputs give {slopes[0]:.3g}·x, a leaky ReLU; plain ReLU returns "
+                "exactly 0 for them"
+            )
     return "ReLU is max(0, x), element by element"
 
 
@@ -57,8 +65,15 @@ def check_relu_np(relu_np) -> None:
             got = check.expect_array(check.call(x, on=on), on)
             expected = np.maximum(x, np.zeros((), x.dtype))
             check.expect_like(got, expected, on)
-            check.expect_close(got, expected, on, x=x, rtol=0, atol=0,
-                               hint=_relu_hint(x, got) if got.size else None)
+            check.expect_close(
+                got,
+                expected,
+                on,
+                x=x,
+                rtol=0,
+                atol=0,
+                hint=_relu_hint(x, got) if got.size else None,
+            )
     check.passed("shapes 0-d to 3-d, float16/32/64 and int32, inputs left unchanged")
 
 
@@ -69,33 +84,49 @@ def check_relu_tf(relu_tf) -> None:
     check = Check("relu_tf", relu_tf)
     for _ in check.devices():
         graph_version = tf.function(relu_tf)
-        for x in _signed_inputs(check.rng, dtypes=("float32", "float64", "float16"),
-                                edge_cases=False):
+        for x in _signed_inputs(
+            check.rng, dtypes=("float32", "float64", "float16"), edge_cases=False
+        ):
             tensor = tf.constant(x)
             on = f"x = {describe(tensor)}"
             expected = tf.nn.relu(tensor).numpy()
             got = check.expect_tensor(check.call(tensor, on=on), on)
             if got.dtype != tensor.dtype:
-                check.fail(f"relu_tf returned dtype {got.dtype.name} for a {tensor.dtype.name} "
-                           "input", on=on, hint="build the zero with the input's dtype, e.g. "
-                           "tf.zeros_like(x), or use tf.maximum(x, 0) which keeps it")
+                check.fail(
+                    f"relu_tf returned dtype {got.dtype.name} for a {tensor.dtype.name} input",
+                    on=on,
+                    hint="build the zero with the input's dtype, e.g. "
+                    "tf.zeros_like(x), or use tf.maximum(x, 0) which keeps it",
+                )
             check.expect_like(got.numpy(), expected, on)
-            check.expect_close(got.numpy(), expected, on, x=x, rtol=0, atol=0,
-                               hint=_relu_hint(x, got.numpy()))
+            check.expect_close(
+                got.numpy(), expected, on, x=x, rtol=0, atol=0, hint=_relu_hint(x, got.numpy())
+            )
             try:
                 traced = check.call(tensor, on=on, target=graph_version, stub=False)
             except AssertionError as error:
                 check.fail(
                     "relu_tf works eagerly but fails inside tf.function: "
                     + str(error).splitlines()[0].removeprefix("relu_tf "),
-                    on=on, hint="inside tf.function tensors have no values yet: use TensorFlow "
+                    on=on,
+                    hint="inside tf.function tensors have no values yet: use TensorFlow "
                     "ops only (tf.maximum, tf.where), no NumPy calls and no .numpy()",
                 )
             if not isinstance(traced, tf.Tensor) or traced.dtype != tensor.dtype:
-                check.fail("relu_tf inside tf.function did not return a tensor of the input's "
-                           "dtype", on=on, got=traced)
-            check.expect_close(traced.numpy(), expected, on, x=x, rtol=0, atol=0,
-                               what="relu_tf gives different values inside tf.function")
+                check.fail(
+                    "relu_tf inside tf.function did not return a tensor of the input's dtype",
+                    on=on,
+                    got=traced,
+                )
+            check.expect_close(
+                traced.numpy(),
+                expected,
+                on,
+                x=x,
+                rtol=0,
+                atol=0,
+                what="relu_tf gives different values inside tf.function",
+            )
     check.passed("eager and tf.function, float16/32/64")
 
 
@@ -114,11 +145,13 @@ def check_relu_grad(relu_grad) -> None:
             expected = tape.gradient(y, tensor).numpy()
             got = check.expect_array(check.call(x, on=on), on)
             if got.dtype == bool:
-                check.fail("relu_grad returned booleans", on=on,
-                           hint="a derivative is a number: convert with .astype(x.dtype)")
+                check.fail(
+                    "relu_grad returned booleans",
+                    on=on,
+                    hint="a derivative is a number: convert with .astype(x.dtype)",
+                )
             check.expect_like(got, expected, on)
-            check.expect_close(got, expected, on, x=x, rtol=0, atol=0,
-                               hint=_grad_hint(x, got))
+            check.expect_close(got, expected, on, x=x, rtol=0, atol=0, hint=_grad_hint(x, got))
     check.passed("agrees with tf.GradientTape on float16/32/64, 0 at x = 0")
 
 
@@ -128,8 +161,7 @@ def _grad_hint(x: np.ndarray, got: np.ndarray) -> str:
     zero = x == 0
     wrong = got != (x > 0)
     if wrong.any() and np.all(zero[wrong]):
-        return ("at exactly x = 0 TensorFlow's gradient is 0 and so is ours: use x > 0, "
-                "not x >= 0")
+        return "at exactly x = 0 TensorFlow's gradient is 0 and so is ours: use x > 0, not x >= 0"
     if np.allclose(got, np.maximum(x, 0)):
         return "this is relu(x) itself; its derivative is 1 where x > 0 and 0 elsewhere"
     if (x < 0).any() and np.any(got[x < 0] != 0):
@@ -145,46 +177,69 @@ def check_hat_network(hat_network) -> None:
     check = Check("hat_network", hat_network)
     model = check.call(on="no arguments")
     if not isinstance(model, keras.Model):
-        check.fail(f"hat_network returned {describe(model)}, not a keras.Model", on="no arguments",
-                   hint="build keras.Sequential([keras.Input((1,)), Dense(3, relu), Dense(1)]), "
-                   "set its weights, and return the model")
+        check.fail(
+            f"hat_network returned {describe(model)}, not a keras.Model",
+            on="no arguments",
+            hint="build keras.Sequential([keras.Input((1,)), Dense(3, relu), Dense(1)]), "
+            "set its weights, and return the model",
+        )
     dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
     if len(dense) != 2:
-        check.fail(f"the model has {len(dense)} Dense layers, expected 2",
-                   hint="one hidden Dense(3, activation='relu') and one output Dense(1)")
+        check.fail(
+            f"the model has {len(dense)} Dense layers, expected 2",
+            hint="one hidden Dense(3, activation='relu') and one output Dense(1)",
+        )
     hidden, output = dense
     if hidden.units != 3 or getattr(hidden.activation, "__name__", "") != "relu":
-        check.fail(f"the hidden layer is Dense({hidden.units}, activation="
-                   f"{getattr(hidden.activation, '__name__', hidden.activation)!r}), expected "
-                   "Dense(3, activation='relu')",
-                   hint="three ReLU units are enough: relu(x+1) − 2·relu(x) + relu(x−1)")
+        check.fail(
+            f"the hidden layer is Dense({hidden.units}, activation="
+            f"{getattr(hidden.activation, '__name__', hidden.activation)!r}), expected "
+            "Dense(3, activation='relu')",
+            hint="three ReLU units are enough: relu(x+1) − 2·relu(x) + relu(x−1)",
+        )
     if output.units != 1 or getattr(output.activation, "__name__", "") != "linear":
-        check.fail(f"the output layer is Dense({output.units}, activation="
-                   f"{getattr(output.activation, '__name__', output.activation)!r}), expected a "
-                   "linear Dense(1)", hint="the output combines the three ReLUs linearly")
-    x = np.concatenate([
-        check.rng.uniform(-5, 5, size=200),
-        [-5.0, -1.0, -0.5, 0.0, 0.5, 1.0, 5.0],
-    ]).astype(np.float32).reshape(-1, 1)
+        check.fail(
+            f"the output layer is Dense({output.units}, activation="
+            f"{getattr(output.activation, '__name__', output.activation)!r}), expected a "
+            "linear Dense(1)",
+            hint="the output combines the three ReLUs linearly",
+        )
+    x = (
+        np.concatenate(
+            [
+                check.rng.uniform(-5, 5, size=200),
+                [-5.0, -1.0, -0.5, 0.0, 0.5, 1.0, 5.0],
+            ]
+        )
+        .astype(np.float32)
+        .reshape(-1, 1)
+    )
     expected = np.maximum(0.0, 1.0 - np.abs(x))
     on = "x = 207 points in [-5, 5], shape (207, 1)"
     for _ in check.devices():
-        got = check.call(tf.constant(x), on=on, target=lambda t: model(t, training=False),
-                         stub=False)
+        got = check.call(
+            tf.constant(x), on=on, target=lambda t: model(t, training=False), stub=False
+        )
         got = np.asarray(got)
         if got.shape != expected.shape:
-            check.fail(f"the model's output has shape {got.shape}, expected {expected.shape}",
-                       on=on, hint="the model maps a (n, 1) batch to (n, 1)")
+            check.fail(
+                f"the model's output has shape {got.shape}, expected {expected.shape}",
+                on=on,
+                hint="the model maps a (n, 1) batch to (n, 1)",
+            )
         bad = ~np.isclose(got, expected, atol=1e-4, rtol=0)
         if bad.any():
             i = int(np.argwhere(bad)[0][0])
             inside = abs(float(x[i, 0])) <= 1
             check.fail(
                 f"hat_network(x) is wrong at x = {float(x[i, 0]):.4g} ({int(bad.sum())} of "
-                f"{bad.size} points are off)", on=on,
-                expected=f"{float(expected[i, 0]):.5g}", got=f"{float(got[i, 0]):.5g}",
+                f"{bad.size} points are off)",
+                on=on,
+                expected=f"{float(expected[i, 0]):.5g}",
+                got=f"{float(got[i, 0]):.5g}",
                 hint="inside [−1, 1] the hat rises with slope +1 then falls with slope −1"
-                if inside else "outside [−1, 1] the hat must stay at 0: the kinks at −1, 0 and 1 "
+                if inside
+                else "outside [−1, 1] the hat must stay at 0: the kinks at −1, 0 and 1 "
                 "must cancel the slopes (output weights 1, −2, 1)",
             )
     check.passed("max(0, 1 − |x|) on 207 points in [−5, 5]")

@@ -29,8 +29,12 @@ def _expect_number(check: Check, got, on: str, what: str = "a Python float") -> 
         return float(got)
     if isinstance(got, np.ndarray) and got.shape == ():
         return float(got)
-    check.fail(f"{check.name} returned {type(got).__module__}.{type(got).__name__}, not a number",
-               on=on, got=got, hint="convert a one-number result with float(...)")
+    check.fail(
+        f"{check.name} returned {type(got).__module__}.{type(got).__name__}, not a number",
+        on=on,
+        got=got,
+        hint="convert a one-number result with float(...)",
+    )
 
 
 @contextlib.contextmanager
@@ -47,8 +51,11 @@ def _activation_arrays(rng: np.random.Generator):
     """ReLU-like arrays with exact zeros, tiny positives, and (some) negatives, several shapes."""
     import tensorflow as tf
 
-    shapes = [(int(rng.integers(50, 200)),), (int(rng.integers(5, 30)), int(rng.integers(5, 30))),
-              (3, int(rng.integers(2, 6)), int(rng.integers(2, 6)))]
+    shapes = [
+        (int(rng.integers(50, 200)),),
+        (int(rng.integers(5, 30)), int(rng.integers(5, 30))),
+        (3, int(rng.integers(2, 6)), int(rng.integers(2, 6))),
+    ]
     for i, shape in enumerate(shapes):
         a = np.maximum(rng.normal(size=shape), 0)
         n = a.size
@@ -82,17 +89,26 @@ def check_activation_sparsity(activation_sparsity) -> None:
                 hint = "this is the fraction of non-zeros"
             elif np.isclose(got, float(np.mean(values <= 0))):
                 hint = "negative values were counted too: count only entries that are exactly 0"
-            elif any(np.isclose(got, float(np.mean(np.abs(values) < eps)))
-                     or np.isclose(got, float(np.mean(np.isclose(values, 0, atol=eps))))
-                     for eps in (1e-3, 1e-5, 1e-6, 1e-7, 1e-8, 1e-10, 1e-12)):
-                hint = ("tiny non-zero values (1e-7, 1e-30) were counted as zeros: a skipped "
-                        "multiplication needs an exact 0, use a == 0")
+            elif any(
+                np.isclose(got, float(np.mean(np.abs(values) < eps)))
+                or np.isclose(got, float(np.mean(np.isclose(values, 0, atol=eps))))
+                for eps in (1e-3, 1e-5, 1e-6, 1e-7, 1e-8, 1e-10, 1e-12)
+            ):
+                hint = (
+                    "tiny non-zero values (1e-7, 1e-30) were counted as zeros: a skipped "
+                    "multiplication needs an exact 0, use a == 0"
+                )
             elif np.isclose(got, float(np.sum(values == 0))) and values.size > 1:
                 hint = "this is the number of zeros; divide it by the number of entries (a.size)"
             else:
                 hint = "divide the number of exact zeros by the total number of entries (a.size)"
-            check.fail("activation_sparsity gives a wrong fraction", on=on,
-                       expected=f"{expected:.6g}", got=f"{got:.6g}", hint=hint)
+            check.fail(
+                "activation_sparsity gives a wrong fraction",
+                on=on,
+                expected=f"{expected:.6g}",
+                got=f"{got:.6g}",
+                hint=hint,
+            )
     check.passed("arrays and tensors, negatives and tiny values are not zeros")
 
 
@@ -111,37 +127,56 @@ def _probe_models(rng: np.random.Generator):
     def init():
         return keras.initializers.GlorotUniform(seed=int(rng.integers(2**31)))
 
-    sequential = keras.Sequential([
-        keras.Input((dim,)),
-        layers.Dense(w(), activation="relu", kernel_initializer=init(), name="hidden_a"),
-        layers.Dense(w(), activation="tanh", kernel_initializer=init(), name="squash"),
-        layers.Dense(w(), kernel_initializer=init(), name="pre"),
-        layers.ReLU(name="relu_layer"),
-        layers.Dropout(0.3, name="drop"),
-        layers.Dense(w(), kernel_initializer=init(), name="pre_leaky"),
-        layers.LeakyReLU(negative_slope=0.1, name="leaky"),
-        layers.Dense(w(), kernel_initializer=init(), bias_initializer="random_normal",
-                     name="pre_act"),
-        layers.Activation("relu", name="act_relu"),
-        layers.Dense(3, kernel_initializer=init(), name="out"),
-    ])
-    yield sequential, dim, ("a Sequential model: Dense(relu) → Dense(tanh) → Dense → ReLU() → "
-                            "Dropout → Dense → LeakyReLU → Dense → Activation('relu') → Dense")
+    sequential = keras.Sequential(
+        [
+            keras.Input((dim,)),
+            layers.Dense(w(), activation="relu", kernel_initializer=init(), name="hidden_a"),
+            layers.Dense(w(), activation="tanh", kernel_initializer=init(), name="squash"),
+            layers.Dense(w(), kernel_initializer=init(), name="pre"),
+            layers.ReLU(name="relu_layer"),
+            layers.Dropout(0.3, name="drop"),
+            layers.Dense(w(), kernel_initializer=init(), name="pre_leaky"),
+            layers.LeakyReLU(negative_slope=0.1, name="leaky"),
+            layers.Dense(
+                w(), kernel_initializer=init(), bias_initializer="random_normal", name="pre_act"
+            ),
+            layers.Activation("relu", name="act_relu"),
+            layers.Dense(3, kernel_initializer=init(), name="out"),
+        ]
+    )
+    yield (
+        sequential,
+        dim,
+        (
+            "a Sequential model: Dense(relu) → Dense(tanh) → Dense → ReLU() → "
+            "Dropout → Dense → LeakyReLU → Dense → Activation('relu') → Dense"
+        ),
+    )
     inputs = keras.Input((dim,))
     h = layers.Dense(w(), kernel_initializer=init(), name="f_dense")(inputs)
     h = layers.ReLU(name="f_relu")(h)
     h = layers.Dense(w(), activation="sigmoid", kernel_initializer=init(), name="f_sigmoid")(h)
-    h = layers.Dense(w(), activation="relu", kernel_initializer=init(),
-                     bias_initializer="random_normal", name="f_dense_relu")(h)
+    h = layers.Dense(
+        w(),
+        activation="relu",
+        kernel_initializer=init(),
+        bias_initializer="random_normal",
+        name="f_dense_relu",
+    )(h)
     outputs = layers.Dense(2, kernel_initializer=init(), name="f_out")(h)
-    yield keras.Model(inputs, outputs), dim, ("a functional model: Dense → ReLU() → "
-                                              "Dense(sigmoid) → Dense(relu) → Dense")
+    yield (
+        keras.Model(inputs, outputs),
+        dim,
+        ("a functional model: Dense → ReLU() → Dense(sigmoid) → Dense(relu) → Dense"),
+    )
     from relu_course.models import build_mlp
 
     depth = int(rng.integers(1, 4))
-    yield (build_mlp(depth, w(), "relu", input_dim=dim, num_classes=3,
-                     kernel_initializer=init), dim,
-           f"build_mlp({depth}, …, 'relu'): Dense → ReLU() blocks")
+    yield (
+        build_mlp(depth, w(), "relu", input_dim=dim, num_classes=3, kernel_initializer=init),
+        dim,
+        f"build_mlp({depth}, …, 'relu'): Dense → ReLU() blocks",
+    )
 
 
 def check_relu_activations(relu_activations) -> None:
@@ -157,53 +192,85 @@ def check_relu_activations(relu_activations) -> None:
                 expected = relu_outputs(model, x)
                 got = check.call(model, x, on=on)
             if not isinstance(got, dict):
-                check.fail(f"relu_activations returned {describe(got)}, not a dict", on=on,
-                           hint="return {layer.name: output array} for each ReLU layer")
+                check.fail(
+                    f"relu_activations returned {describe(got)}, not a dict",
+                    on=on,
+                    hint="return {layer.name: output array} for each ReLU layer",
+                )
             names = list(expected)
             if not all(isinstance(key, str) for key in got):
-                check.fail("relu_activations must key its dict by layer name", on=on,
-                           expected=str(names), got=str(list(got)), hint="use layer.name as the key")
+                check.fail(
+                    "relu_activations must key its dict by layer name",
+                    on=on,
+                    expected=str(names),
+                    got=str(list(got)),
+                    hint="use layer.name as the key",
+                )
             if list(got) != names:
                 all_names = [layer.name for layer in model.layers]
                 extra = [k for k in got if k not in names]
                 missing = [k for k in names if k not in got]
                 if extra and all(k in all_names for k in extra):
-                    hint = (f"{extra} are not plain ReLUs: keep only layers.ReLU(), "
-                            "Activation('relu') and Dense(..., activation='relu') (check "
-                            "layer.activation.__name__ == 'relu'; LeakyReLU, tanh and linear "
-                            "layers do not count)")
+                    hint = (
+                        f"{extra} are not plain ReLUs: keep only layers.ReLU(), "
+                        "Activation('relu') and Dense(..., activation='relu') (check "
+                        "layer.activation.__name__ == 'relu'; LeakyReLU, tanh and linear "
+                        "layers do not count)"
+                    )
                 elif missing and any(hasattr(model.get_layer(k), "units") for k in missing):
-                    hint = (f"{missing} are missing: a Dense(..., activation='relu') layer is a "
-                            "ReLU too (its activation attribute is keras.activations.relu)")
+                    hint = (
+                        f"{missing} are missing: a Dense(..., activation='relu') layer is a "
+                        "ReLU too (its activation attribute is keras.activations.relu)"
+                    )
                 elif missing:
                     hint = f"{missing} are missing: include every plain ReLU layer"
                 elif sorted(got) == sorted(names):
                     hint = "the keys are out of order: follow model.layers (input side first)"
                 else:
                     hint = "key the dict by layer.name"
-                check.fail("relu_activations returned the wrong layers", on=on,
-                           expected=str(names), got=str(list(got)), hint=hint)
+                check.fail(
+                    "relu_activations returned the wrong layers",
+                    on=on,
+                    expected=str(names),
+                    got=str(list(got)),
+                    hint=hint,
+                )
             for layer in relu_layers(model):
                 value = got[layer.name]
                 if not isinstance(value, np.ndarray):
-                    check.fail(f"the value for {layer.name!r} is {type(value).__module__}."
-                               f"{type(value).__name__}, not a NumPy array", on=on,
-                               hint="convert each output with np.asarray(...) or .numpy()")
+                    check.fail(
+                        f"the value for {layer.name!r} is {type(value).__module__}."
+                        f"{type(value).__name__}, not a NumPy array",
+                        on=on,
+                        hint="convert each output with np.asarray(...) or .numpy()",
+                    )
                 want = expected[layer.name]
                 if value.shape != want.shape:
-                    check.fail(f"the output of {layer.name!r} has shape {value.shape}, expected "
-                               f"{want.shape}", on=on,
-                               hint="return the layer's whole output on the batch x")
+                    check.fail(
+                        f"the output of {layer.name!r} has shape {value.shape}, expected "
+                        f"{want.shape}",
+                        on=on,
+                        hint="return the layer's whole output on the batch x",
+                    )
                 if not np.allclose(value, want, rtol=1e-5, atol=1e-6):
-                    hint = ("these values include negatives: they are the pre-activations (the "
-                            "input of the ReLU); return the ReLU's output"
-                            if (value < 0).any() else
-                            "use the model's own layers on x in inference mode, e.g. "
-                            "keras.Model(model.inputs, [l.output for l in relu_layers])")
-                    check.fail(f"the output of {layer.name!r} is wrong", on=on,
-                               expected=want, got=value, hint=hint)
-    check.passed("Sequential and functional models; Dense(relu), ReLU() and "
-                 "Activation('relu') found, LeakyReLU/tanh/linear left out, in model order")
+                    hint = (
+                        "these values include negatives: they are the pre-activations (the "
+                        "input of the ReLU); return the ReLU's output"
+                        if (value < 0).any()
+                        else "use the model's own layers on x in inference mode, e.g. "
+                        "keras.Model(model.inputs, [l.output for l in relu_layers])"
+                    )
+                    check.fail(
+                        f"the output of {layer.name!r} is wrong",
+                        on=on,
+                        expected=want,
+                        got=value,
+                        hint=hint,
+                    )
+    check.passed(
+        "Sequential and functional models; Dense(relu), ReLU() and "
+        "Activation('relu') found, LeakyReLU/tanh/linear left out, in model order"
+    )
 
 
 # ---------------------------------------------------------------- hoyer_sparsity
@@ -249,8 +316,13 @@ def check_hoyer_sparsity(hoyer_sparsity) -> None:
                 hint = "use absolute values in the L1 norm: ‖v‖₁ = Σ|vᵢ|"
             else:
                 hint = "Hoyer = (√n − ‖v‖₁/‖v‖₂)/(√n − 1) with ‖v‖₁ = Σ|vᵢ|, ‖v‖₂ = √(Σvᵢ²)"
-            check.fail("hoyer_sparsity gives a wrong value", on=on,
-                       expected=f"{expected:.6g}", got=f"{got:.6g}", hint=hint)
+            check.fail(
+                "hoyer_sparsity gives a wrong value",
+                on=on,
+                expected=f"{expected:.6g}",
+                got=f"{got:.6g}",
+                hint=hint,
+            )
     check.passed("0 for constant, 1 for one-hot, matches the formula on random vectors")
 
 
@@ -266,12 +338,18 @@ def _mac_models(rng: np.random.Generator):
         return keras.initializers.GlorotUniform(seed=int(rng.integers(2**31)))
 
     dim = int(rng.integers(4, 12))
-    yield keras.Sequential([
-        keras.Input((dim,)),
-        layers.Dense(w(), activation="relu", kernel_initializer=init()),
-        layers.Dense(w(), activation="relu", kernel_initializer=init()),
-        layers.Dense(int(rng.integers(2, 5)), kernel_initializer=init()),
-    ]), dim, "a Sequential Dense(relu) → Dense(relu) → Dense model"
+    yield (
+        keras.Sequential(
+            [
+                keras.Input((dim,)),
+                layers.Dense(w(), activation="relu", kernel_initializer=init()),
+                layers.Dense(w(), activation="relu", kernel_initializer=init()),
+                layers.Dense(int(rng.integers(2, 5)), kernel_initializer=init()),
+            ]
+        ),
+        dim,
+        "a Sequential Dense(relu) → Dense(relu) → Dense model",
+    )
     dim = int(rng.integers(4, 12))
     inputs = keras.Input((dim,))
     h = layers.Dense(w(), kernel_initializer=init(), bias_initializer="random_normal")(inputs)
@@ -280,8 +358,11 @@ def _mac_models(rng: np.random.Generator):
     h = layers.Dense(w(), kernel_initializer=init())(h)
     h = layers.ReLU()(h)
     outputs = layers.Dense(3, kernel_initializer=init())(h)
-    yield keras.Model(inputs, outputs), dim, ("a functional Dense → ReLU() → Dense(tanh) → "
-                                              "Dense → ReLU() → Dense model")
+    yield (
+        keras.Model(inputs, outputs),
+        dim,
+        ("a functional Dense → ReLU() → Dense(tanh) → Dense → ReLU() → Dense model"),
+    )
 
 
 def check_skippable_macs(skippable_macs) -> None:
@@ -300,41 +381,68 @@ def check_skippable_macs(skippable_macs) -> None:
                 total, skippable = reference(model, x)
                 got = check.call(model, x, on=on)
             if not isinstance(got, tuple) or len(got) != 2:
-                check.fail(f"skippable_macs returned {describe(got)}, not a (total, skippable) "
-                           "tuple", on=on, hint="return total, skippable")
+                check.fail(
+                    f"skippable_macs returned {describe(got)}, not a (total, skippable) tuple",
+                    on=on,
+                    hint="return total, skippable",
+                )
             values = []
             for label, value in zip(("total", "skippable"), got, strict=True):
                 if not isinstance(value, numbers.Integral) or isinstance(value, bool):
-                    check.fail(f"the {label} count is {describe(value)}, not an integer", on=on,
-                               hint="counts are whole numbers: convert with int(...)")
+                    check.fail(
+                        f"the {label} count is {describe(value)}, not an integer",
+                        on=on,
+                        hint="counts are whole numbers: convert with int(...)",
+                    )
                 values.append(int(value))
             got_total, got_skippable = values
             layers_and_inputs = dense_layer_inputs(model, x)
-            no_input = sum(int((a == 0).sum()) * layer.units
-                           for layer, a in layers_and_inputs[1:])
+            no_input = sum(int((a == 0).sum()) * layer.units for layer, a in layers_and_inputs[1:])
             no_width = sum(int((a == 0).sum()) for _, a in layers_and_inputs)
-            weight_zeros = sum(int((layer.kernel.numpy() == 0).sum()) * len(a)
-                               for layer, a in layers_and_inputs)
+            weight_zeros = sum(
+                int((layer.kernel.numpy() == 0).sum()) * len(a) for layer, a in layers_and_inputs
+            )
             if got_total != total:
                 no_batch = sum(a.shape[-1] * layer.units for layer, a in layers_and_inputs)
-                hint = ("the total ignores the batch: every example costs fan_in × units MACs "
-                        "per Dense layer" if got_total == no_batch else
-                        "total = Σ over Dense layers of batch × fan_in × units")
-                check.fail("skippable_macs gives a wrong total", on=on,
-                           expected=str(total), got=str(got_total), hint=hint)
+                hint = (
+                    "the total ignores the batch: every example costs fan_in × units MACs "
+                    "per Dense layer"
+                    if got_total == no_batch
+                    else "total = Σ over Dense layers of batch × fan_in × units"
+                )
+                check.fail(
+                    "skippable_macs gives a wrong total",
+                    on=on,
+                    expected=str(total),
+                    got=str(got_total),
+                    hint=hint,
+                )
             if got_skippable != skippable:
                 if got_skippable == no_input:
-                    hint = ("the zeros of the model input were not counted: the first Dense "
-                            "layer skips a MAC for every zero in x too")
+                    hint = (
+                        "the zeros of the model input were not counted: the first Dense "
+                        "layer skips a MAC for every zero in x too"
+                    )
                 elif got_skippable == no_width:
-                    hint = ("each zero input value saves `units` MACs (it multiplies one weight "
-                            "per output unit): multiply the zero count by layer.units")
+                    hint = (
+                        "each zero input value saves `units` MACs (it multiplies one weight "
+                        "per output unit): multiply the zero count by layer.units"
+                    )
                 elif got_skippable == weight_zeros:
-                    hint = ("zero weights were counted; a MAC is skippable when the input it "
-                            "multiplies is 0 (a ReLU zero or a zero in x)")
+                    hint = (
+                        "zero weights were counted; a MAC is skippable when the input it "
+                        "multiplies is 0 (a ReLU zero or a zero in x)"
+                    )
                 else:
-                    hint = ("for each Dense layer: (number of exact zeros in its input on the "
-                            "batch) × layer.units")
-                check.fail("skippable_macs gives a wrong skippable count", on=on,
-                           expected=str(skippable), got=str(got_skippable), hint=hint)
+                    hint = (
+                        "for each Dense layer: (number of exact zeros in its input on the "
+                        "batch) × layer.units"
+                    )
+                check.fail(
+                    "skippable_macs gives a wrong skippable count",
+                    on=on,
+                    expected=str(skippable),
+                    got=str(got_skippable),
+                    hint=hint,
+                )
     check.passed("Sequential and functional models, zeros in x and in ReLU outputs")

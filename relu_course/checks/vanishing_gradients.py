@@ -23,8 +23,11 @@ def _quiet_numpy():
 
 def _float_inputs(rng: np.random.Generator):
     """Random float32/float64 arrays of several shapes, saturating values and 0 included."""
-    shapes = [(int(rng.integers(20, 60)),), (int(rng.integers(2, 6)), int(rng.integers(2, 6))),
-              (2, 3, int(rng.integers(2, 5)))]
+    shapes = [
+        (int(rng.integers(20, 60)),),
+        (int(rng.integers(2, 6)), int(rng.integers(2, 6))),
+        (2, 3, int(rng.integers(2, 5))),
+    ]
     for i, dtype in enumerate(("float32", "float64", "float64")):
         x = rng.normal(scale=4.0, size=shapes[i])
         x.ravel()[0] = 0.0
@@ -53,8 +56,11 @@ def _check_derivative(check: Check, tf_fn, hints) -> None:
             with _quiet_numpy():
                 got = check.expect_array(check.call(x, on=on), on)
             if got.dtype == bool:
-                check.fail(f"{check.name} returned booleans", on=on,
-                           hint="a derivative is a number, not a mask")
+                check.fail(
+                    f"{check.name} returned booleans",
+                    on=on,
+                    hint="a derivative is a number, not a mask",
+                )
             check.expect_like(got, expected, on)
             tol = 1e-5 if x.dtype == np.float32 else 1e-10
             hint = None
@@ -78,10 +84,15 @@ def check_sigmoid_grad(sigmoid_grad) -> None:
     check = Check("sigmoid_grad", sigmoid_grad)
     hints = [
         (_sigmoid, "this is σ(x) itself; its derivative is σ(x)·(1 − σ(x))"),
-        (lambda x: 1 - _sigmoid(x), "this is 1 − σ(x); multiply it by σ(x): σ'(x) = σ(x)·(1 − σ(x))"),
+        (
+            lambda x: 1 - _sigmoid(x),
+            "this is 1 − σ(x); multiply it by σ(x): σ'(x) = σ(x)·(1 − σ(x))",
+        ),
         (lambda x: 1 - np.tanh(x) ** 2, "this is the derivative of tanh, not of the sigmoid"),
-        (lambda x: np.exp(-x) / (1 + np.exp(-x)) ** 2 * 4,
-         "the values are 4 times too large: σ'(0) = 1/4"),
+        (
+            lambda x: np.exp(-x) / (1 + np.exp(-x)) ** 2 * 4,
+            "the values are 4 times too large: σ'(0) = 1/4",
+        ),
     ]
     _check_derivative(check, tf.sigmoid, hints)
     check.passed("agrees with tf.GradientTape on float32/64, saturated inputs included")
@@ -94,10 +105,15 @@ def check_tanh_grad(tanh_grad) -> None:
     check = Check("tanh_grad", tanh_grad)
     hints = [
         (np.tanh, "this is tanh(x) itself; its derivative is 1 − tanh(x)²"),
-        (lambda x: 1 - np.tanh(x), "this is 1 − tanh(x); the derivative squares tanh: 1 − tanh(x)²"),
+        (
+            lambda x: 1 - np.tanh(x),
+            "this is 1 − tanh(x); the derivative squares tanh: 1 − tanh(x)²",
+        ),
         (lambda x: 1 - np.abs(np.tanh(x)), "this is 1 − |tanh(x)|; the derivative is 1 − tanh(x)²"),
-        (lambda x: _sigmoid(x) * (1 - _sigmoid(x)),
-         "this is the derivative of the sigmoid, not of tanh"),
+        (
+            lambda x: _sigmoid(x) * (1 - _sigmoid(x)),
+            "this is the derivative of the sigmoid, not of tanh",
+        ),
     ]
     _check_derivative(check, tf.tanh, hints)
     check.passed("agrees with tf.GradientTape on float32/64, saturated inputs included")
@@ -120,19 +136,35 @@ def _random_models(rng: np.random.Generator):
         width = int(rng.integers(5, 17))
         dim = int(rng.integers(3, 9))
         classes = int(rng.integers(3, 7))
-        model = build_mlp(depth, width, activation, input_dim=dim, num_classes=classes,
-                          kernel_initializer=init)
-        models.append((model, f"a {depth}-hidden-layer {activation} MLP (width {width}, "
-                       f"{dim} inputs, {classes} classes)", dim, classes))
+        model = build_mlp(
+            depth, width, activation, input_dim=dim, num_classes=classes, kernel_initializer=init
+        )
+        models.append(
+            (
+                model,
+                f"a {depth}-hidden-layer {activation} MLP (width {width}, "
+                f"{dim} inputs, {classes} classes)",
+                dim,
+                classes,
+            )
+        )
     dim, classes = int(rng.integers(3, 9)), int(rng.integers(3, 7))
     inputs = keras.Input((dim,))
-    h = keras.layers.Dense(12, activation="relu", kernel_initializer=init(),
-                           bias_initializer="random_normal")(inputs)
+    h = keras.layers.Dense(
+        12, activation="relu", kernel_initializer=init(), bias_initializer="random_normal"
+    )(inputs)
     h = keras.layers.LayerNormalization()(h)
     h = keras.layers.Dense(8, activation="tanh", kernel_initializer=init())(h)
     outputs = keras.layers.Dense(classes, kernel_initializer=init())(h)
-    models.append((keras.Model(inputs, outputs), "a functional Dense → LayerNormalization → "
-                   f"Dense → Dense model ({dim} inputs, {classes} classes)", dim, classes))
+    models.append(
+        (
+            keras.Model(inputs, outputs),
+            "a functional Dense → LayerNormalization → "
+            f"Dense → Dense model ({dim} inputs, {classes} classes)",
+            dim,
+            classes,
+        )
+    )
     return models
 
 
@@ -141,25 +173,33 @@ def _norm_hint(got: np.ndarray, expected: np.ndarray, weights: np.ndarray, batch
         return a.shape == b.shape and np.allclose(a, b, rtol=1e-3, atol=1e-7)
 
     if len(got) == 2 * len(expected):
-        return ("twice as many norms as Dense layers: biases are included; keep only each "
-                "Dense layer's kernel (layer.kernel)")
+        return (
+            "twice as many norms as Dense layers: biases are included; keep only each "
+            "Dense layer's kernel (layer.kernel)"
+        )
     if len(got) != len(expected):
-        return ("one norm per Dense kernel: select layers with isinstance(layer, "
-                "keras.layers.Dense), not every trainable variable")
+        return (
+            "one norm per Dense kernel: select layers with isinstance(layer, "
+            "keras.layers.Dense), not every trainable variable"
+        )
     if close(got, expected[::-1]):
         return "the order is reversed: list the layers input side first (as model.layers)"
     if close(got, weights):
         return "these are the norms of the weights themselves; take the norm of the gradients"
-    if close(got, expected ** 2):
+    if close(got, expected**2):
         return "these are squared norms; the L2 norm is the square root of the sum of squares"
     if close(got, expected * batch):
-        return ("the values are batch-size times too large: the loss is summed over examples, "
-                "use the mean (the default reduction of SparseCategoricalCrossentropy)")
+        return (
+            "the values are batch-size times too large: the loss is summed over examples, "
+            "use the mean (the default reduction of SparseCategoricalCrossentropy)"
+        )
     if close(got, np.sqrt(expected)):
         return "these look like square roots of the norms: use tf.norm(g) (or np.linalg.norm)"
-    return ("differentiate the mean SparseCategoricalCrossentropy(from_logits=True) of "
-            "model(x) w.r.t. each Dense kernel: the model outputs logits, so do not apply a "
-            "softmax and do not use from_logits=False")
+    return (
+        "differentiate the mean SparseCategoricalCrossentropy(from_logits=True) of "
+        "model(x) w.r.t. each Dense kernel: the model outputs logits, so do not apply a "
+        "softmax and do not use from_logits=False"
+    )
 
 
 def check_layer_gradient_norms(layer_gradient_norms) -> None:
@@ -178,29 +218,52 @@ def check_layer_gradient_norms(layer_gradient_norms) -> None:
             got = check.call(model, x, y, on=on)
             if not isinstance(got, np.ndarray):
                 if isinstance(got, list | tuple):
-                    check.fail(f"layer_gradient_norms returned a {type(got).__name__}, not a "
-                               "NumPy array", on=on, got=got,
-                               hint="wrap the result: np.array([...])")
+                    check.fail(
+                        f"layer_gradient_norms returned a {type(got).__name__}, not a NumPy array",
+                        on=on,
+                        got=got,
+                        hint="wrap the result: np.array([...])",
+                    )
                 check.expect_array(got, on)
             got = np.asarray(got)
-            if any(not np.array_equal(a, b) for a, b in
-                   zip(before, model.get_weights(), strict=True)):
-                check.fail("layer_gradient_norms changed the model's weights", on=on,
-                           hint="only compute gradients; do not apply them (no optimizer step)")
+            if any(
+                not np.array_equal(a, b) for a, b in zip(before, model.get_weights(), strict=True)
+            ):
+                check.fail(
+                    "layer_gradient_norms changed the model's weights",
+                    on=on,
+                    hint="only compute gradients; do not apply them (no optimizer step)",
+                )
             if not np.issubdtype(got.dtype, np.floating):
-                check.fail(f"layer_gradient_norms returned dtype {got.dtype}, expected floats",
-                           on=on, got=got, hint="norms are real numbers: float(tf.norm(g))")
+                check.fail(
+                    f"layer_gradient_norms returned dtype {got.dtype}, expected floats",
+                    on=on,
+                    got=got,
+                    hint="norms are real numbers: float(tf.norm(g))",
+                )
             if got.ndim != 1:
-                check.fail(f"layer_gradient_norms returned shape {got.shape}, expected "
-                           f"({len(expected)},): one number per Dense layer", on=on, got=got,
-                           hint="return one norm per Dense kernel, not the gradients themselves")
-            weights = np.array([np.linalg.norm(layer.kernel.numpy())
-                                for layer in dense_layers(model)])
+                check.fail(
+                    f"layer_gradient_norms returned shape {got.shape}, expected "
+                    f"({len(expected)},): one number per Dense layer",
+                    on=on,
+                    got=got,
+                    hint="return one norm per Dense kernel, not the gradients themselves",
+                )
+            weights = np.array(
+                [np.linalg.norm(layer.kernel.numpy()) for layer in dense_layers(model)]
+            )
             hint = _norm_hint(got, expected, weights, batch)
             if got.shape != expected.shape:
-                check.fail(f"layer_gradient_norms returned {len(got)} norms for a model with "
-                           f"{len(expected)} Dense layers", on=on, expected=expected, got=got,
-                           hint=hint)
+                check.fail(
+                    f"layer_gradient_norms returned {len(got)} norms for a model with "
+                    f"{len(expected)} Dense layers",
+                    on=on,
+                    expected=expected,
+                    got=got,
+                    hint=hint,
+                )
             check.expect_close(got, expected, on, rtol=1e-4, atol=1e-7, hint=hint)
-    check.passed("matches tf.GradientTape norms on 3 random models (ReLU, tanh, functional "
-                 "with a LayerNormalization)")
+    check.passed(
+        "matches tf.GradientTape norms on 3 random models (ReLU, tanh, functional "
+        "with a LayerNormalization)"
+    )

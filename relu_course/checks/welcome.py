@@ -20,8 +20,13 @@ def check_add_one(add_one) -> None:
     for x in (integer, real):
         got = check.call(x)
         if not isinstance(got, numbers.Number) or abs(got - (x + 1)) > 1e-9 * max(1.0, abs(x)):
-            check.fail("add_one gives a wrong result", on=f"x = {x!r}", expected=x + 1, got=got,
-                       hint="return x + 1")
+            check.fail(
+                "add_one gives a wrong result",
+                on=f"x = {x!r}",
+                expected=x + 1,
+                got=got,
+                hint="return x + 1",
+            )
     on = f"x = a float32 array of shape {array.shape}"
     got = check.expect_array(check.call(array, on=on), on)
     check.expect_like(got, array + 1, on)

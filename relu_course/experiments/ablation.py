@@ -88,8 +88,15 @@ class MLPEnsemble:
     networks with the same seed start from identical weights whatever their activation.
     """
 
-    def __init__(self, specs: list[NetSpec], depth: int = 2, width: int = 64,
-                 input_dim: int = 64, num_classes: int = 10, prelu_alpha: float = 0.25):
+    def __init__(
+        self,
+        specs: list[NetSpec],
+        depth: int = 2,
+        width: int = 64,
+        input_dim: int = 64,
+        num_classes: int = 10,
+        prelu_alpha: float = 0.25,
+    ):
         self.specs = list(specs)
         self.depth, self.width = depth, width
         sizes = [input_dim] + [width] * depth + [num_classes]
@@ -100,12 +107,18 @@ class MLPEnsemble:
                 limit = np.sqrt(6.0 / (fan_in + fan_out))  # Keras's Glorot-uniform
                 kernels[i].append(rng.uniform(-limit, limit, size=(fan_in, fan_out)))
         n = len(self.specs)
-        self.kernels = [keras.Variable(np.stack(k).astype(np.float32), name=f"kernel_{i}")
-                        for i, k in enumerate(kernels)]
-        self.biases = [keras.Variable(np.zeros((n, 1, s), np.float32), name=f"bias_{i}")
-                       for i, s in enumerate(sizes[1:])]
-        self.alphas = [keras.Variable(np.full((n, 1, width), prelu_alpha, np.float32),
-                                      name=f"alpha_{i}") for i in range(depth)]
+        self.kernels = [
+            keras.Variable(np.stack(k).astype(np.float32), name=f"kernel_{i}")
+            for i, k in enumerate(kernels)
+        ]
+        self.biases = [
+            keras.Variable(np.zeros((n, 1, s), np.float32), name=f"bias_{i}")
+            for i, s in enumerate(sizes[1:])
+        ]
+        self.alphas = [
+            keras.Variable(np.full((n, 1, width), prelu_alpha, np.float32), name=f"alpha_{i}")
+            for i in range(depth)
+        ]
         self.l2 = tf.constant([s.l2 for s in self.specs], tf.float32)
         self.keep = tf.constant([1.0 - s.dropout for s in self.specs], tf.float32)[:, None, None]
         self.any_dropout = any(s.dropout > 0 for s in self.specs)
@@ -139,8 +152,9 @@ class MLPEnsemble:
             pre = tf.einsum(equation, h, kernel) + bias
             if i == self.depth:
                 return (pre, hidden) if return_hidden else pre
-            h = tf.concat([_apply(act, pre[a:b], self.alphas[i][a:b])
-                           for act, a, b in self.groups], axis=0)
+            h = tf.concat(
+                [_apply(act, pre[a:b], self.alphas[i][a:b]) for act, a, b in self.groups], axis=0
+            )
             hidden.append((pre, h))
             if training and self.any_dropout:
                 mask = tf.cast(tf.random.uniform(tf.shape(h)) < self.keep, h.dtype)
@@ -166,8 +180,15 @@ def _evaluate(ensemble: MLPEnsemble, x, y) -> tuple[np.ndarray, np.ndarray]:
     return loss, accuracy
 
 
-def train_ensemble(ensemble: MLPEnsemble, data: Split, *, epochs: int, learning_rate=3e-3,
-                   batch_size: int = 64, progress: str | None = None) -> dict[str, np.ndarray]:
+def train_ensemble(
+    ensemble: MLPEnsemble,
+    data: Split,
+    *,
+    epochs: int,
+    learning_rate=3e-3,
+    batch_size: int = 64,
+    progress: str | None = None,
+) -> dict[str, np.ndarray]:
     """Adam on every network at once; each network shuffles with its own seed.
 
     Returns arrays of shape (epochs, networks): ``loss``, ``accuracy``, ``val_loss``,
@@ -185,13 +206,13 @@ def train_ensemble(ensemble: MLPEnsemble, data: Split, *, epochs: int, learning_
     @tf.function
     def run_epoch(order):
         for i in tf.range(steps):
-            index = order[:, i * batch_size:(i + 1) * batch_size]
+            index = order[:, i * batch_size : (i + 1) * batch_size]
             with tf.GradientTape() as tape:
                 logits = ensemble.forward(tf.gather(x, index), training=True)
-                total = tf.reduce_sum(ensemble.losses(logits, tf.gather(y, index))
-                                      + ensemble.penalty())
-            optimizer.apply_gradients(zip(tape.gradient(total, variables), variables,
-                                          strict=True))
+                total = tf.reduce_sum(
+                    ensemble.losses(logits, tf.gather(y, index)) + ensemble.penalty()
+                )
+            optimizer.apply_gradients(zip(tape.gradient(total, variables), variables, strict=True))
 
     history = {key: [] for key in ("loss", "accuracy", "val_loss", "val_accuracy")}
     epoch_iter = range(epochs)
@@ -201,8 +222,10 @@ def train_ensemble(ensemble: MLPEnsemble, data: Split, *, epochs: int, learning_
         epoch_iter = tqdm(epoch_iter, desc=progress, leave=False)
     for _ in epoch_iter:
         run_epoch(tf.constant(np.stack([r.permutation(n) for r in rngs]), tf.int32))
-        for prefix, (xs, ys) in (("", (data.x_train, data.y_train)),
-                                 ("val_", (data.x_val, data.y_val))):
+        for prefix, (xs, ys) in (
+            ("", (data.x_train, data.y_train)),
+            ("val_", (data.x_val, data.y_val)),
+        ):
             loss, accuracy = _evaluate(ensemble, xs, ys)
             history[prefix + "loss"].append(loss)
             history[prefix + "accuracy"].append(accuracy)
@@ -218,8 +241,9 @@ def hidden_statistics(ensemble: MLPEnsemble, x) -> tuple[np.ndarray, np.ndarray]
     """
     _, hidden = ensemble.forward(x, return_hidden=True)
     zeros = np.mean([np.mean(np.asarray(h) == 0, axis=(1, 2)) for _, h in hidden], axis=0)
-    dead = np.mean([np.mean(np.all(np.asarray(pre) <= 0, axis=1), axis=1)
-                    for pre, _ in hidden], axis=0)
+    dead = np.mean(
+        [np.mean(np.all(np.asarray(pre) <= 0, axis=1), axis=1) for pre, _ in hidden], axis=0
+    )
     return zeros, dead
 
 
@@ -239,10 +263,18 @@ def activation_cost(spec: str, shape=(2048, 256), repeat: int = 5) -> float:
     return 1e6 * min(timeit.repeat(once, number=3, repeat=repeat)) / 3
 
 
-def ablation_records(data: Split, activations: dict[str, str] | None = None, seeds=(0, 1, 2),
-                     *, depth: int = 2, width: int = 64, epochs: int = 8,
-                     learning_rate: float = 3e-3, batch_size: int = 64,
-                     progress: str | None = None) -> tuple[list[dict], dict]:
+def ablation_records(
+    data: Split,
+    activations: dict[str, str] | None = None,
+    seeds=(0, 1, 2),
+    *,
+    depth: int = 2,
+    width: int = 64,
+    epochs: int = 8,
+    learning_rate: float = 3e-3,
+    batch_size: int = 64,
+    progress: str | None = None,
+) -> tuple[list[dict], dict]:
     """Train every (activation, seed) under the same budget; one record per trial.
 
     Each record: ``activation``, ``seed``, ``val_accuracy``, ``train_accuracy``,
@@ -250,36 +282,65 @@ def ablation_records(data: Split, activations: dict[str, str] | None = None, see
     Also returns the training history (arrays of shape (epochs, trials)).
     """
     activations = activations or ABLATION_ACTIVATIONS
-    specs = [NetSpec(spec, seed, label=label) for label, spec in activations.items()
-             for seed in seeds]
-    ensemble = MLPEnsemble(specs, depth=depth, width=width, input_dim=data.num_features,
-                           num_classes=data.num_classes)
-    history = train_ensemble(ensemble, data, epochs=epochs, learning_rate=learning_rate,
-                             batch_size=batch_size, progress=progress)
+    specs = [
+        NetSpec(spec, seed, label=label) for label, spec in activations.items() for seed in seeds
+    ]
+    ensemble = MLPEnsemble(
+        specs, depth=depth, width=width, input_dim=data.num_features, num_classes=data.num_classes
+    )
+    history = train_ensemble(
+        ensemble,
+        data,
+        epochs=epochs,
+        learning_rate=learning_rate,
+        batch_size=batch_size,
+        progress=progress,
+    )
     sparsity, dead = hidden_statistics(ensemble, data.x_val)
     records = []
     for n, spec in enumerate(specs):
-        records.append({
-            "activation": spec.label,
-            "seed": spec.seed,
-            "val_accuracy": float(history["val_accuracy"][-1, n]),
-            "train_accuracy": float(history["accuracy"][-1, n]),
-            "val_loss": float(history["val_loss"][-1, n]),
-            "sparsity": float(sparsity[n]),
-            "dead_fraction": float(dead[n]),
-            "activation_us": activation_cost(spec.activation, repeat=3),
-        })
+        records.append(
+            {
+                "activation": spec.label,
+                "seed": spec.seed,
+                "val_accuracy": float(history["val_accuracy"][-1, n]),
+                "train_accuracy": float(history["accuracy"][-1, n]),
+                "val_loss": float(history["val_loss"][-1, n]),
+                "sparsity": float(sparsity[n]),
+                "dead_fraction": float(dead[n]),
+                "activation_us": activation_cost(spec.activation, repeat=3),
+            }
+        )
     return records, history
 
 
-def overfitting_demo(data: Split, variants: dict[str, NetSpec], *, train_size: int = 150,
-                     depth: int = 2, width: int = 128, epochs: int = 40,
-                     learning_rate: float = 3e-3, batch_size: int = 32,
-                     progress: str | None = None) -> dict[str, np.ndarray]:
+def overfitting_demo(
+    data: Split,
+    variants: dict[str, NetSpec],
+    *,
+    train_size: int = 150,
+    depth: int = 2,
+    width: int = 128,
+    epochs: int = 40,
+    learning_rate: float = 3e-3,
+    batch_size: int = 32,
+    progress: str | None = None,
+) -> dict[str, np.ndarray]:
     """Train ``variants`` on the first ``train_size`` training examples; return the history
     (arrays (epochs, variants), in the order of ``variants``)."""
     small = Split(data.x_train[:train_size], data.y_train[:train_size], data.x_val, data.y_val)
-    ensemble = MLPEnsemble(list(variants.values()), depth=depth, width=width,
-                           input_dim=data.num_features, num_classes=data.num_classes)
-    return train_ensemble(ensemble, small, epochs=epochs, learning_rate=learning_rate,
-                          batch_size=batch_size, progress=progress)
+    ensemble = MLPEnsemble(
+        list(variants.values()),
+        depth=depth,
+        width=width,
+        input_dim=data.num_features,
+        num_classes=data.num_classes,
+    )
+    return train_ensemble(
+        ensemble,
+        small,
+        epochs=epochs,
+        learning_rate=learning_rate,
+        batch_size=batch_size,
+        progress=progress,
+    )

@@ -50,9 +50,16 @@ def _quiet_retracing():
         logger.setLevel(level)
 
 
-def train_model(model: keras.Model, data: Split, *, epochs: int, optimizer,
-                batch_size: int = 64, seed: int = 0,
-                progress: str | None = None) -> dict[str, list[float]]:
+def train_model(
+    model: keras.Model,
+    data: Split,
+    *,
+    epochs: int,
+    optimizer,
+    batch_size: int = 64,
+    seed: int = 0,
+    progress: str | None = None,
+) -> dict[str, list[float]]:
     """Mini-batch training on sparse CE from logits; shuffles with ``seed``.
 
     Returns per-epoch ``loss`` (mean training loss over the epoch's batches) and
@@ -69,13 +76,13 @@ def train_model(model: keras.Model, data: Split, *, epochs: int, optimizer,
     def run_epoch(order):
         total = tf.constant(0.0)
         for i in tf.range(steps):
-            index = order[i * batch_size:(i + 1) * batch_size]
+            index = order[i * batch_size : (i + 1) * batch_size]
             with tf.GradientTape() as tape:
                 logits = model(tf.gather(x, index), training=True)
-                loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
-                    tf.gather(y, index), logits))
-            optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables,
-                                          strict=True))
+                loss = tf.reduce_mean(
+                    tf.nn.sparse_softmax_cross_entropy_with_logits(tf.gather(y, index), logits)
+                )
+            optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
             total += loss
         return total / steps
 
@@ -94,9 +101,16 @@ def train_model(model: keras.Model, data: Split, *, epochs: int, optimizer,
     return history
 
 
-def bn_speedup_run(data: Split, *, epochs: int = 25, learning_rate: float = 0.5,
-                   batch_size: int = 60, seed: int = 0, threshold: float = 0.9,
-                   progress: bool = True) -> dict[str, dict]:
+def bn_speedup_run(
+    data: Split,
+    *,
+    epochs: int = 25,
+    learning_rate: float = 0.5,
+    batch_size: int = 60,
+    seed: int = 0,
+    threshold: float = 0.9,
+    progress: bool = True,
+) -> dict[str, dict]:
     """Ioffe & Szegedy's MNIST set-up, scaled down: 3×100 sigmoid MLP, plain SGD, with and
     without BN (momentum 0.9, before the sigmoid), mini-batches of 60 as in the paper. Per
     variant: ``history`` and
@@ -104,19 +118,40 @@ def bn_speedup_run(data: Split, *, epochs: int = 25, learning_rate: float = 0.5,
     results = {}
     for label, batch_norm in (("without BN", None), ("with BN", "before")):
         set_seed(seed)
-        model = build_mlp(3, 100, "sigmoid", batch_norm=batch_norm, bn_momentum=0.9,
-                          name="bn" if batch_norm else "plain")
-        history = train_model(model, data, epochs=epochs, batch_size=batch_size,
-                              optimizer=keras.optimizers.SGD(learning_rate), seed=seed,
-                              progress=f"3×100 sigmoid, {label}" if progress else None)
-        results[label] = {"history": history,
-                          "epochs_to_threshold": epochs_to_reach(history["val_accuracy"],
-                                                                 threshold)}
+        model = build_mlp(
+            3,
+            100,
+            "sigmoid",
+            batch_norm=batch_norm,
+            bn_momentum=0.9,
+            name="bn" if batch_norm else "plain",
+        )
+        history = train_model(
+            model,
+            data,
+            epochs=epochs,
+            batch_size=batch_size,
+            optimizer=keras.optimizers.SGD(learning_rate),
+            seed=seed,
+            progress=f"3×100 sigmoid, {label}" if progress else None,
+        )
+        results[label] = {
+            "history": history,
+            "epochs_to_threshold": epochs_to_reach(history["val_accuracy"], threshold),
+        }
     return results
 
 
-def high_lr_run(data: Split, *, depth: int = 10, width: int = 64, learning_rate: float = 0.5,
-                epochs: int = 6, seed: int = 0, progress: bool = True) -> dict[str, dict]:
+def high_lr_run(
+    data: Split,
+    *,
+    depth: int = 10,
+    width: int = 64,
+    learning_rate: float = 0.5,
+    epochs: int = 6,
+    seed: int = 0,
+    progress: bool = True,
+) -> dict[str, dict]:
     """A deep ReLU MLP with plain SGD at a high learning rate, with and without BN.
 
     Per variant: ``history``, ``val_accuracy`` (final), ``finite`` (loss stayed finite) and
@@ -125,11 +160,22 @@ def high_lr_run(data: Split, *, depth: int = 10, width: int = 64, learning_rate:
     results = {}
     for label, batch_norm in (("without BN", None), ("with BN", "before")):
         set_seed(seed)
-        model = build_mlp(depth, width, "relu", batch_norm=batch_norm, bn_momentum=0.9,
-                          name="bn" if batch_norm else "plain")
-        history = train_model(model, data, epochs=epochs,
-                              optimizer=keras.optimizers.SGD(learning_rate), seed=seed,
-                              progress=f"{depth}×{width} ReLU, {label}" if progress else None)
+        model = build_mlp(
+            depth,
+            width,
+            "relu",
+            batch_norm=batch_norm,
+            bn_momentum=0.9,
+            name="bn" if batch_norm else "plain",
+        )
+        history = train_model(
+            model,
+            data,
+            epochs=epochs,
+            optimizer=keras.optimizers.SGD(learning_rate),
+            seed=seed,
+            progress=f"{depth}×{width} ReLU, {label}" if progress else None,
+        )
         dead = dead_fraction_per_layer(model, data.x_val)
         results[label] = {
             "history": history,
@@ -140,9 +186,15 @@ def high_lr_run(data: Split, *, depth: int = 10, width: int = 64, learning_rate:
     return results
 
 
-def momentum_and_placement_run(data: Split, *, epochs: int = 3, learning_rate: float = 1e-2,
-                               batch_size: int = 64, seed: int = 0,
-                               progress: bool = True) -> dict[str, dict]:
+def momentum_and_placement_run(
+    data: Split,
+    *,
+    epochs: int = 3,
+    learning_rate: float = 1e-2,
+    batch_size: int = 64,
+    seed: int = 0,
+    progress: bool = True,
+) -> dict[str, dict]:
     """3×100 ReLU MLPs trained briefly with Adam: no BN, BN before ReLU with momentum 0.99
     (Keras's default) and 0.9, and BN after ReLU with 0.9 (all from the same seed).
 
@@ -150,18 +202,27 @@ def momentum_and_placement_run(data: Split, *, epochs: int = 3, learning_rate: f
     (batch statistics of the whole validation set), ``sparsity`` (zero fraction of all
     ReLU outputs on the validation set, inference mode), ``sparsity_per_layer``.
     """
-    variants = {"no BN": (None, 0.9),
-                "before, momentum 0.99": ("before", 0.99),
-                "before, momentum 0.9": ("before", 0.9),
-                "after, momentum 0.9": ("after", 0.9)}
+    variants = {
+        "no BN": (None, 0.9),
+        "before, momentum 0.99": ("before", 0.99),
+        "before, momentum 0.9": ("before", 0.9),
+        "after, momentum 0.9": ("after", 0.9),
+    }
     results = {}
     for i, (label, (order, momentum)) in enumerate(variants.items()):
         set_seed(seed)
-        model = build_mlp(3, 100, "relu", batch_norm=order, bn_momentum=momentum,
-                          name=f"variant_{i}")
-        train_model(model, data, epochs=epochs, batch_size=batch_size,
-                    optimizer=keras.optimizers.Adam(learning_rate), seed=seed,
-                    progress=label if progress else None)
+        model = build_mlp(
+            3, 100, "relu", batch_norm=order, bn_momentum=momentum, name=f"variant_{i}"
+        )
+        train_model(
+            model,
+            data,
+            epochs=epochs,
+            batch_size=batch_size,
+            optimizer=keras.optimizers.Adam(learning_rate),
+            seed=seed,
+            progress=label if progress else None,
+        )
         outputs = relu_outputs(model, data.x_val)
         results[label] = {
             "inference_accuracy": accuracy(model, data.x_val, data.y_val),

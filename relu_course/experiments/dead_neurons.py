@@ -34,8 +34,14 @@ def dead_fraction_at_init(depth: int, width: int, x, *, seeds=range(5)) -> np.nd
     out = []
     for seed in seeds:
         set_seed(seed)
-        model = build_mlp(depth, width, "relu", input_dim=x.shape[1],
-                          kernel_initializer="he_normal", name=f"mlp_{depth}x{width}")
+        model = build_mlp(
+            depth,
+            width,
+            "relu",
+            input_dim=x.shape[1],
+            kernel_initializer="he_normal",
+            name=f"mlp_{depth}x{width}",
+        )
         with quiet_input_structure_warning():
             fractions = dead_fraction_per_layer(model, x)
         out.append(float(np.mean(list(fractions.values()))))
@@ -80,30 +86,56 @@ class ReviveResult:
     dead_history: list[float] = field(default_factory=list)  # mean dead fraction per epoch
 
 
-def run_revive(config: ReviveConfig, data: Split, *, depth: int = 8, width: int = 64,
-               epochs: int = 8, batch_size: int = 64, seed: int = 0, monitor_cls=DeadFractionMonitor
-               ) -> ReviveResult:
+def run_revive(
+    config: ReviveConfig,
+    data: Split,
+    *,
+    depth: int = 8,
+    width: int = 64,
+    epochs: int = 8,
+    batch_size: int = 64,
+    seed: int = 0,
+    monitor_cls=DeadFractionMonitor,
+) -> ReviveResult:
     """Train one arm with Adam and He-normal init; measure dead units and accuracy.
 
     ``monitor_cls(x)`` must be a callback with a ``history`` dict of per-epoch dead
     fractions of every ReLU layer (the learner's ``DeadUnitMonitor`` fits here).
     """
     set_seed(seed)
-    model = build_mlp(depth, width, config.activation, input_dim=data.num_features,
-                      num_classes=data.num_classes, kernel_initializer="he_normal",
-                      batch_norm=config.batch_norm, name=f"mlp_{depth}x{width}")
+    model = build_mlp(
+        depth,
+        width,
+        config.activation,
+        input_dim=data.num_features,
+        num_classes=data.num_classes,
+        kernel_initializer="he_normal",
+        batch_norm=config.batch_norm,
+        name=f"mlp_{depth}x{width}",
+    )
     # The learner's monitor only needs to handle models that have ReLU layers.
     monitor = monitor_cls(data.x_train) if relu_layers(model) else None
-    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.compile(
+        optimizer=keras.optimizers.Adam(config.learning_rate),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
     # Tracing the train step costs more than the epochs themselves on these small nets, so
     # validate once, at the end, with a plain forward pass (no second traced function).
-    model.fit(data.x_train, data.y_train, epochs=epochs, batch_size=batch_size,
-              callbacks=[monitor] if monitor else [], verbose=0)
+    model.fit(
+        data.x_train,
+        data.y_train,
+        epochs=epochs,
+        batch_size=batch_size,
+        callbacks=[monitor] if monitor else [],
+        verbose=0,
+    )
     logits = np.asarray(model(data.x_val, training=False))
     val_accuracy = float(np.mean(np.argmax(logits, axis=1) == data.y_val))
-    per_epoch = (np.mean([monitor.history[k] for k in monitor.history], axis=0).tolist()
-                 if monitor and monitor.history else [])
+    per_epoch = (
+        np.mean([monitor.history[k] for k in monitor.history], axis=0).tolist()
+        if monitor and monitor.history
+        else []
+    )
     return ReviveResult(
         config=config,
         seed=seed,
@@ -113,8 +145,9 @@ def run_revive(config: ReviveConfig, data: Split, *, depth: int = 8, width: int 
     )
 
 
-def kill_and_revive(configs, data: Split, *, seeds=(0,), progress: str | None = None,
-                    **kwargs) -> list[ReviveResult]:
+def kill_and_revive(
+    configs, data: Split, *, seeds=(0,), progress: str | None = None, **kwargs
+) -> list[ReviveResult]:
     """:func:`run_revive` for every config and seed, with an optional progress bar."""
     from tqdm.auto import tqdm
 
@@ -132,8 +165,12 @@ def summary_table(results: list[ReviveResult]):
         group = [r for r in results if r.config.label == label]
         inactive = np.array([r.inactive for r in group])
         accuracy = np.array([r.val_accuracy for r in group])
-        row = {"arm": label, "learning rate": group[0].config.learning_rate,
-               "units ≤ 0 on all data": inactive.mean(), "val accuracy": accuracy.mean()}
+        row = {
+            "arm": label,
+            "learning rate": group[0].config.learning_rate,
+            "units ≤ 0 on all data": inactive.mean(),
+            "val accuracy": accuracy.mean(),
+        }
         if len(group) > 1:
             row["worst seed accuracy"] = accuracy.min()
             row["seeds"] = len(group)

@@ -45,8 +45,9 @@ def init_zero_fractions(
     return fractions
 
 
-def build_relu_mlp(depth: int = 3, width: int = 256, *, l1: float = 0.0, input_dim: int = 64,
-                   num_classes: int = 10) -> keras.Sequential:
+def build_relu_mlp(
+    depth: int = 3, width: int = 256, *, l1: float = 0.0, input_dim: int = 64, num_classes: int = 10
+) -> keras.Sequential:
     """He-initialised ``Dense(width, activation="relu")`` layers ``dense_1``… then ``logits``.
 
     ``l1 > 0`` adds an L1 activity penalty ``l1 · Σ|a|`` on each hidden layer's output
@@ -54,9 +55,15 @@ def build_relu_mlp(depth: int = 3, width: int = 256, *, l1: float = 0.0, input_d
     """
     stack: list = [keras.Input((input_dim,), name="inputs")]
     for i in range(1, depth + 1):
-        stack.append(keras.layers.Dense(
-            width, activation="relu", kernel_initializer="he_normal", name=f"dense_{i}",
-            activity_regularizer=keras.regularizers.L1(l1) if l1 else None))
+        stack.append(
+            keras.layers.Dense(
+                width,
+                activation="relu",
+                kernel_initializer="he_normal",
+                name=f"dense_{i}",
+                activity_regularizer=keras.regularizers.L1(l1) if l1 else None,
+            )
+        )
     stack.append(keras.layers.Dense(num_classes, name="logits"))
     return keras.Sequential(stack, name=f"relu_mlp_{depth}x{width}_l1_{l1:g}")
 
@@ -66,17 +73,31 @@ def sparsity_per_layer(model: keras.Model, x) -> dict[str, float]:
     return {name: zero_fraction(a) for name, a in relu_outputs(model, x).items()}
 
 
-def train_relu_mlp(data: Split, *, l1: float = 0.0, depth: int = 3, width: int = 256,
-                   epochs: int = 20, learning_rate: float = 1e-3, seed: int = 0,
-                   progress: str | None = None):
+def train_relu_mlp(
+    data: Split,
+    *,
+    l1: float = 0.0,
+    depth: int = 3,
+    width: int = 256,
+    epochs: int = 20,
+    learning_rate: float = 1e-3,
+    seed: int = 0,
+    progress: str | None = None,
+):
     """Train :func:`build_relu_mlp` with Adam on ``data``; return (model, history)."""
     from relu_course.training import fit_classifier
 
     set_seed(seed)
-    model = build_relu_mlp(depth, width, l1=l1, input_dim=data.num_features,
-                           num_classes=data.num_classes)
-    history = fit_classifier(model, data, epochs=epochs,
-                             optimizer=keras.optimizers.Adam(learning_rate), progress=progress)
+    model = build_relu_mlp(
+        depth, width, l1=l1, input_dim=data.num_features, num_classes=data.num_classes
+    )
+    history = fit_classifier(
+        model,
+        data,
+        epochs=epochs,
+        optimizer=keras.optimizers.Adam(learning_rate),
+        progress=progress,
+    )
     return model, history
 
 
@@ -130,6 +151,7 @@ def sparse_matmul_speedups(
         sparse_out = tf.sparse.sparse_dense_matmul(sparse_a, w)
         errors.append(float(tf.reduce_max(tf.abs(dense_out - sparse_out))))
         dense_best = sparse_best = float("inf")
+
         # Eager TensorFlow ops on the CPU run synchronously: no .numpy() copy in the timing.
         def dense_product(a=dense_a):
             return tf.matmul(a, w)

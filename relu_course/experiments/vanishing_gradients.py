@@ -48,8 +48,14 @@ def gradient_norm_profiles(
     profiles = {}
     for activation in activations:
         set_seed(seed)
-        model = build_mlp(depth, width, activation, input_dim=data.num_features,
-                          num_classes=data.num_classes, kernel_initializer=kernel_initializer)
+        model = build_mlp(
+            depth,
+            width,
+            activation,
+            input_dim=data.num_features,
+            num_classes=data.num_classes,
+            kernel_initializer=kernel_initializer,
+        )
         profiles[activation] = gradient_norms(model, x, y)
     return profiles
 
@@ -108,14 +114,27 @@ def saturation_run(
 
     set_seed(seed)
     init = kernel_initializer or keras.initializers.VarianceScaling(
-        **GLOROT_BENGIO_STANDARD_INIT, seed=seed)
-    model = build_mlp(depth, width, activation, input_dim=data.num_features,
-                      num_classes=data.num_classes, kernel_initializer=init)
+        **GLOROT_BENGIO_STANDARD_INIT, seed=seed
+    )
+    model = build_mlp(
+        depth,
+        width,
+        activation,
+        input_dim=data.num_features,
+        num_classes=data.num_classes,
+        kernel_initializer=init,
+    )
     names = [f"act_{i}" for i in range(1, depth + 1)]
     monitor = SaturationMonitor(data.x_val[:300], names)
-    history = fit_classifier(model, data, epochs=epochs, batch_size=batch_size,
-                             optimizer=keras.optimizers.SGD(learning_rate),
-                             callbacks=[monitor], progress=progress)
+    history = fit_classifier(
+        model,
+        data,
+        epochs=epochs,
+        batch_size=batch_size,
+        optimizer=keras.optimizers.SGD(learning_rate),
+        callbacks=[monitor],
+        progress=progress,
+    )
     assert len(dense_layers(model)) == depth + 1
     return {
         "layer_means": np.array([monitor.means[name] for name in names]),

@@ -25,8 +25,17 @@ def _on_alarm(signum, frame):
     raise _Deadline()
 
 
-_WATCHED = ("builtins", "numpy", "numpy.testing", "tensorflow", "tensorflow.math",
-            "tensorflow.nn", "keras", "keras.ops", "relu_course.checks")
+_WATCHED = (
+    "builtins",
+    "numpy",
+    "numpy.testing",
+    "tensorflow",
+    "tensorflow.math",
+    "tensorflow.nn",
+    "keras",
+    "keras.ops",
+    "relu_course.checks",
+)
 
 
 def _identities() -> dict[str, tuple[int, int]]:
@@ -52,8 +61,12 @@ def _imported(name: str, value) -> bool:
     if isinstance(value, types.ModuleType):
         return True
     module = getattr(value, "__module__", None) or ""
-    return callable(value) and module.split(".")[0] in ("relu_course", "numpy", "tensorflow",
-                                                         "keras")
+    return callable(value) and module.split(".")[0] in (
+        "relu_course",
+        "numpy",
+        "tensorflow",
+        "keras",
+    )
 
 
 def main(job_path: str) -> None:
@@ -87,19 +100,25 @@ def main(job_path: str) -> None:
             error = TimeoutError(f"time limit {limit} s")
         finally:
             signal.alarm(0)
-        report["cells"][cell_id] = (None if error is None
-                                    else f"{type(error).__name__}: {str(error)[:200]}")
+        report["cells"][cell_id] = (
+            None if error is None else f"{type(error).__name__}: {str(error)[:200]}"
+        )
         write_report()
     if before is not None:
         after = _identities()
         report["replaced"] = sorted(k for k, v in before.items() if after.get(k, v) != v)
-        report["rebound"] = sorted(k for k, v in setup_names.items()
-                                   if k in shell.user_ns and id(shell.user_ns[k]) != v
-                                   and not k.startswith("_"))
+        report["rebound"] = sorted(
+            k
+            for k, v in setup_names.items()
+            if k in shell.user_ns and id(shell.user_ns[k]) != v and not k.startswith("_")
+        )
     inputs = np.load(job["inputs"], allow_pickle=False) if job["probes"] else {}
     for probe in job["probes"]:
-        env = {"f": shell.user_ns.get(probe["exercise"]), "x": inputs[probe["id"]],
-               "np": sys.modules["numpy"]}
+        env = {
+            "f": shell.user_ns.get(probe["exercise"]),
+            "x": inputs[probe["id"]],
+            "np": sys.modules["numpy"],
+        }
         if "tensorflow" in sys.modules:
             env["tf"] = sys.modules["tensorflow"]
         signal.alarm(limit)

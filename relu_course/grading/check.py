@@ -23,9 +23,11 @@ from relu_course.grading.cells import (
 
 __all__ = ["NotebookResult", "Row", "check_notebook", "main"]
 
-VISIBLE_ONLY = ("relu-course check runs the visible self-checks only: hidden tests are added "
-                "when your instructor grades your work, so a full score here is necessary, "
-                "not sufficient.")
+VISIBLE_ONLY = (
+    "relu-course check runs the visible self-checks only: hidden tests are added "
+    "when your instructor grades your work, so a full score here is necessary, "
+    "not sufficient."
+)
 
 
 @dataclass
@@ -64,13 +66,17 @@ def _find_notebooks(paths: list[str]) -> list[Path]:
     found = []
     for given in map(Path, paths):
         if given.is_dir():
-            found += sorted(p for p in given.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+            found += sorted(
+                p for p in given.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts
+            )
         else:
             found.append(given)
     return found
 
 
-def check_notebook(path: Path, timeout: int = 300, kernel_name: str | None = None) -> NotebookResult:
+def check_notebook(
+    path: Path, timeout: int = 300, kernel_name: str | None = None
+) -> NotebookResult:
     """Execute a copy of ``path`` top to bottom in a fresh kernel and score its test cells."""
     from nbclient import NotebookClient
 
@@ -86,11 +92,19 @@ def check_notebook(path: Path, timeout: int = 300, kernel_name: str | None = Non
         # Run next to copies of the notebook's neighbours (data files it may read), never in
         # the learner's folder: outputs, checkpoints and files it writes stay in the copy.
         workdir = Path(scratch) / "work"
-        shutil.copytree(path.parent, workdir, ignore=shutil.ignore_patterns(
-            "*.ipynb", ".ipynb_checkpoints"), dirs_exist_ok=True)
+        shutil.copytree(
+            path.parent,
+            workdir,
+            ignore=shutil.ignore_patterns("*.ipynb", ".ipynb_checkpoints"),
+            dirs_exist_ok=True,
+        )
         client = NotebookClient(
-            nb, timeout=timeout, kernel_name=kernel_name or KERNEL["name"],
-            allow_errors=True, interrupt_on_timeout=True, raise_on_iopub_timeout=False,
+            nb,
+            timeout=timeout,
+            kernel_name=kernel_name or KERNEL["name"],
+            allow_errors=True,
+            interrupt_on_timeout=True,
+            raise_on_iopub_timeout=False,
             resources={"metadata": {"path": str(workdir)}},
         )
         try:
@@ -102,15 +116,23 @@ def check_notebook(path: Path, timeout: int = 300, kernel_name: str | None = Non
         name = exercise_name(meta.get("grade_id", "?"))
         points = float(meta.get("points", 0) or 0)
         if not is_autograded_test(cell):
-            result.rows.append(Row(name, points, 0.0, "manual", "written answer: graded by your "
-                                   "instructor"))
+            result.rows.append(
+                Row(name, points, 0.0, "manual", "written answer: graded by your instructor")
+            )
             continue
         if not cell.get("outputs") and cell.get("execution_count") is None:
             result.rows.append(Row(name, points, 0.0, "fail", "not run (an earlier cell hung)"))
             continue
         outcome = cell_outcome(cell)
-        result.rows.append(Row(name, points, points if outcome.passed else 0.0,
-                               "pass" if outcome.passed else "fail", outcome.message))
+        result.rows.append(
+            Row(
+                name,
+                points,
+                points if outcome.passed else 0.0,
+                "pass" if outcome.passed else "fail",
+                outcome.message,
+            )
+        )
     return result
 
 
@@ -143,15 +165,16 @@ def main(args: argparse.Namespace) -> int:
         print("relu-course check: no notebooks found", file=sys.stderr)
         return 2
     results = []
-    for path in tqdm(notebooks, desc="checking", unit="notebook", file=sys.stderr,
-                     disable=None):
+    for path in tqdm(notebooks, desc="checking", unit="notebook", file=sys.stderr, disable=None):
         results.append(check_notebook(path, timeout=args.timeout))
     for result in results:
         print(render(result))
     earned = sum(r.earned for r in results)
     possible = sum(r.possible for r in results)
     passed = all(r.all_passed for r in results)
-    print(f"\nTOTAL {_fmt(earned)}/{_fmt(possible)} points over {len(results)} notebook"
-          f"{'s' if len(results) != 1 else ''}: {'all checks pass' if passed else 'not all pass'}")
+    print(
+        f"\nTOTAL {_fmt(earned)}/{_fmt(possible)} points over {len(results)} notebook"
+        f"{'s' if len(results) != 1 else ''}: {'all checks pass' if passed else 'not all pass'}"
+    )
     print(VISIBLE_ONLY)
     return 0 if passed else 1

@@ -48,7 +48,7 @@ class Probe:
 
 
 def _add_one(rng) -> list[Probe]:
-    i = int(rng.integers(-10**6, 10**6))
+    i = int(rng.integers(-(10**6), 10**6))
     r = float(rng.normal() * 100)
     a = rng.normal(size=(int(rng.integers(2, 5)), 3))
     n = rng.integers(-50, 50, size=(4,)).astype(np.int64)
@@ -66,15 +66,17 @@ def _relu_np(rng) -> list[Probe]:
     x32[0, :2] = 0.0
     x64 = rng.normal(size=(7,)) * 10
     xi = rng.integers(-9, 9, size=(2, 3, 2)).astype(np.int64)
-    return [Probe("f(x.copy())", x, np.maximum(x, np.zeros((), x.dtype))) for x in (x32, x64, xi)] + [
-        Probe("(lambda c: (f(c), c)[1])(x.copy())", x32, x32)]
+    return [
+        Probe("f(x.copy())", x, np.maximum(x, np.zeros((), x.dtype))) for x in (x32, x64, xi)
+    ] + [Probe("(lambda c: (f(c), c)[1])(x.copy())", x32, x32)]
 
 
 def _relu_tf(rng) -> list[Probe]:
     x32 = rng.normal(size=(4, 3)).astype(np.float32)
     x64 = rng.normal(size=(5,)) * 3
-    probes = [Probe("f(tf.constant(x)).numpy()", x, np.maximum(x, 0).astype(x.dtype))
-              for x in (x32, x64)]
+    probes = [
+        Probe("f(tf.constant(x)).numpy()", x, np.maximum(x, 0).astype(x.dtype)) for x in (x32, x64)
+    ]
     probes.append(Probe("tf.function(f)(tf.constant(x)).numpy()", x32, np.maximum(x32, 0)))
     return probes
 
@@ -88,8 +90,15 @@ def _relu_grad(rng) -> list[Probe]:
 
 def _hat_network(rng) -> list[Probe]:
     x = rng.uniform(-5, 5, size=(64, 1)).astype(np.float32)
-    return [Probe("np.asarray(f()(x), dtype=np.float64)", x, np.maximum(0.0, 1.0 - np.abs(x)),
-                  atol=1e-4, same_dtype=False)]
+    return [
+        Probe(
+            "np.asarray(f()(x), dtype=np.float64)",
+            x,
+            np.maximum(0.0, 1.0 - np.abs(x)),
+            atol=1e-4,
+            same_dtype=False,
+        )
+    ]
 
 
 # Exercises whose answers are compared with references outside the learner's process. Others
@@ -123,7 +132,9 @@ def _is_test(cell) -> bool:
 
 def _without_shell_lines(source: str) -> str:
     # `!relu-course doctor` and friends report on the machine; they define nothing.
-    return "\n".join(line for line in source.splitlines() if not line.lstrip().startswith(("!", "%")))
+    return "\n".join(
+        line for line in source.splitlines() if not line.lstrip().startswith(("!", "%"))
+    )
 
 
 def _plan(submitted, source, exercises: set[str]) -> tuple[list, set[str]]:
@@ -132,8 +143,11 @@ def _plan(submitted, source, exercises: set[str]) -> tuple[list, set[str]]:
     Only set-up cells (before the first answer) are needed when every exercise has probes;
     otherwise every non-test cell runs, with the source test cells of the exercises to check.
     """
-    answers = {c.metadata["nbgrader"]["grade_id"]: c.source
-               for c in submitted.cells if _is_answer(c) and c.metadata["nbgrader"].get("grade_id")}
+    answers = {
+        c.metadata["nbgrader"]["grade_id"]: c.source
+        for c in submitted.cells
+        if _is_answer(c) and c.metadata["nbgrader"].get("grade_id")
+    }
     by_probe = {e for e in exercises if e in PROBES}
     by_test = exercises - by_probe
     cells, seen_answer = [], False
@@ -153,8 +167,14 @@ def _plan(submitted, source, exercises: set[str]) -> tuple[list, set[str]]:
     return cells, by_probe
 
 
-def verify_submission(notebook: Path, submitted, source, exercises: set[str],
-                      timeout: int = 60, seed: int | None = None) -> Verification:
+def verify_submission(
+    notebook: Path,
+    submitted,
+    source,
+    exercises: set[str],
+    timeout: int = 60,
+    seed: int | None = None,
+) -> Verification:
     """Re-verify ``exercises`` of the learner's notebook ``submitted`` (a NotebookNode whose
     file is ``notebook``) against the source notebook ``source`` in a clean process."""
     verdict = Verification()
@@ -179,17 +199,34 @@ def verify_submission(notebook: Path, submitted, source, exercises: set[str],
                 arrays[key] = probe.x
                 specs.append({"id": key, "exercise": exercise, "code": probe.code})
         np.savez(scratch / "inputs.npz", **arrays)
-        job = {"cells": cells, "probes": specs, "inputs": str(scratch / "inputs.npz"),
-               "out": str(out), "timeout": timeout}
+        job = {
+            "cells": cells,
+            "probes": specs,
+            "inputs": str(scratch / "inputs.npz"),
+            "out": str(out),
+            "timeout": timeout,
+        }
         (scratch / "job.json").write_text(json.dumps(job), encoding="utf-8")
         budget = timeout * (2 + sum(kind != "setup" for kind, _, _ in cells)) + 60
         try:
-            subprocess.run([sys.executable, "-m", "relu_course.grading._verify_child",
-                            str(scratch / "job.json")], cwd=work, timeout=budget,
-                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL,
-                           env={**os.environ, "MPLBACKEND": "Agg",
-                                "RELU_COURSE_CHECK_TIME_LIMIT": str(max(5, timeout // 2))})
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "relu_course.grading._verify_child",
+                    str(scratch / "job.json"),
+                ],
+                cwd=work,
+                timeout=budget,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                env={
+                    **os.environ,
+                    "MPLBACKEND": "Agg",
+                    "RELU_COURSE_CHECK_TIME_LIMIT": str(max(5, timeout // 2)),
+                },
+            )
         except subprocess.TimeoutExpired:
             verdict.notes.append(f"verifier stopped after {budget} s")
         try:
@@ -197,17 +234,20 @@ def verify_submission(notebook: Path, submitted, source, exercises: set[str],
         except (OSError, ValueError):
             report = {"cells": {}, "probes": {}, "replaced": [], "rebound": []}
         if report.get("replaced"):
-            verdict.notes.append("answer cells replace library functions: "
-                                 + ", ".join(report["replaced"][:8]))
+            verdict.notes.append(
+                "answer cells replace library functions: " + ", ".join(report["replaced"][:8])
+            )
         if report.get("rebound"):
-            verdict.notes.append("answer cells rebind set-up names: "
-                                 + ", ".join(report["rebound"][:8]))
+            verdict.notes.append(
+                "answer cells rebind set-up names: " + ", ".join(report["rebound"][:8])
+            )
         for exercise in sorted(exercises):
             verdict.failures[exercise] = _judge(exercise, probes.get(exercise), report, out)
         if report.get("replaced") or report.get("rebound"):
             for exercise in verdict.failures:
                 verdict.failures[exercise] = verdict.failures[exercise] or (
-                    "answer cells replace checks or library functions")
+                    "answer cells replace checks or library functions"
+                )
     return verdict
 
 
@@ -232,7 +272,11 @@ def _judge(exercise: str, probes: list[Probe] | None, report: dict, out: Path) -
             return f"wrong dtype {got.dtype} on verifier input (expected {expected.dtype})"
         if not np.issubdtype(got.dtype, np.number) and got.dtype != np.bool_:
             return f"non-numeric result ({got.dtype}) on verifier input"
-        if not np.allclose(got.astype(np.float64), expected.astype(np.float64),
-                           atol=probe.atol, rtol=1e-6 if probe.atol else 0.0):
+        if not np.allclose(
+            got.astype(np.float64),
+            expected.astype(np.float64),
+            atol=probe.atol,
+            rtol=1e-6 if probe.atol else 0.0,
+        ):
             return "wrong values on verifier input"
     return None

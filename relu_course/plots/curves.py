@@ -11,8 +11,9 @@ from relu_course.activations import ACTIVATIONS, DERIVATIVES
 __all__ = ["activation_curves", "function_curves"]
 
 
-def activation_curves(names=("relu", "sigmoid", "tanh", "softplus"), low: float = -4.0,
-                      high: float = 4.0) -> Figure:
+def activation_curves(
+    names=("relu", "sigmoid", "tanh", "softplus"), low: float = -4.0, high: float = 4.0
+) -> Figure:
     """Two panels: the activations and their derivatives on [low, high]."""
     x = np.linspace(low, high, 801)
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8), constrained_layout=True)
@@ -28,8 +29,9 @@ def activation_curves(names=("relu", "sigmoid", "tanh", "softplus"), low: float 
     return fig
 
 
-def function_curves(x, curves: dict[str, np.ndarray], title: str = "",
-                    marks: np.ndarray | None = None) -> Figure:
+def function_curves(
+    x, curves: dict[str, np.ndarray], title: str = "", marks: np.ndarray | None = None
+) -> Figure:
     """Several functions of one variable on shared axes; optional vertical marks (kinks)."""
     x = np.ravel(x)
     fig, ax = plt.subplots(figsize=(6.5, 3.8), constrained_layout=True)

@@ -9,8 +9,9 @@ from matplotlib.figure import Figure
 __all__ = ["born_dead_curves", "dead_fraction_curves", "revive_bars"]
 
 
-def born_dead_curves(depths, estimates: dict[int, np.ndarray], bounds: dict[int, np.ndarray],
-                     trials: int) -> Figure:
+def born_dead_curves(
+    depths, estimates: dict[int, np.ndarray], bounds: dict[int, np.ndarray], trials: int
+) -> Figure:
     """Born-dead probability against depth, one line per width, with the single-input bound.
 
     ``estimates[width]`` and ``bounds[width]`` are arrays over ``depths``; error bars are
@@ -21,12 +22,23 @@ def born_dead_curves(depths, estimates: dict[int, np.ndarray], bounds: dict[int,
     for width, p in estimates.items():
         p = np.asarray(p)
         err = 2 * np.sqrt(p * (1 - p) / trials)
-        line = ax.errorbar(depths, p, yerr=err, marker="o", ms=4, capsize=2,
-                           label=f"width {width}: Monte Carlo")
-        ax.plot(depths, bounds[width], ls="--", color=line[0].get_color(), alpha=0.7,
-                label=f"width {width}: 1 − (1 − 2⁻ᴺ)ᴸ bound")
-    ax.set(xlabel="depth L (hidden ReLU layers)", ylabel="P(born dead)", ylim=(-0.02, 1.02),
-           title="a freshly initialised 1-input ReLU net is a constant")
+        line = ax.errorbar(
+            depths, p, yerr=err, marker="o", ms=4, capsize=2, label=f"width {width}: Monte Carlo"
+        )
+        ax.plot(
+            depths,
+            bounds[width],
+            ls="--",
+            color=line[0].get_color(),
+            alpha=0.7,
+            label=f"width {width}: 1 − (1 − 2⁻ᴺ)ᴸ bound",
+        )
+    ax.set(
+        xlabel="depth L (hidden ReLU layers)",
+        ylabel="P(born dead)",
+        ylim=(-0.02, 1.02),
+        title="a freshly initialised 1-input ReLU net is a constant",
+    )
     ax.legend(fontsize=8, ncol=2)
     return fig
 
@@ -44,11 +56,16 @@ def dead_fraction_curves(histories: dict[str, list[float]], title: str = "") -> 
 def revive_bars(labels, inactive, accuracy) -> Figure:
     """Two bar panels per arm: units ≤ 0 on all data after training, and validation accuracy."""
     y = np.arange(len(labels))
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 0.45 * len(labels) + 1.4),
-                                      sharey=True, constrained_layout=True)
+    fig, (left, right) = plt.subplots(
+        1, 2, figsize=(10, 0.45 * len(labels) + 1.4), sharey=True, constrained_layout=True
+    )
     left.barh(y, inactive, color="tab:red")
-    left.set(xlabel="fraction of hidden units ≤ 0 on every training input", xlim=(0, 1),
-             yticks=y, yticklabels=labels)
+    left.set(
+        xlabel="fraction of hidden units ≤ 0 on every training input",
+        xlim=(0, 1),
+        yticks=y,
+        yticklabels=labels,
+    )
     right.barh(y, accuracy, color="tab:blue")
     right.set(xlabel="validation accuracy", xlim=(0, 1))
     left.invert_yaxis()

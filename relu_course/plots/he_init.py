@@ -11,8 +11,9 @@ from matplotlib.figure import Figure
 __all__ = ["loss_curves", "rms_by_layer", "weight_histograms"]
 
 
-def rms_by_layer(profiles: dict[str, np.ndarray], theory: dict[str, np.ndarray] | None = None
-                 ) -> Figure:
+def rms_by_layer(
+    profiles: dict[str, np.ndarray], theory: dict[str, np.ndarray] | None = None
+) -> Figure:
     """RMS of each layer's output (log scale), one line per initialization."""
     fig, ax = plt.subplots(figsize=(6.5, 3.8), constrained_layout=True)
     for name, values in profiles.items():
@@ -22,8 +23,11 @@ def rms_by_layer(profiles: dict[str, np.ndarray], theory: dict[str, np.ndarray] 
         line = ax.semilogy(layers, shown, marker="o", ms=3, label=name)[0]
         if theory and name in theory:
             ax.semilogy(layers, theory[name], ls=":", color=line.get_color())
-    ax.set(xlabel="layer", ylabel="RMS of the ReLU output",
-           title="signal scale through depth (dotted: variance recursion)")
+    ax.set(
+        xlabel="layer",
+        ylabel="RMS of the ReLU output",
+        title="signal scale through depth (dotted: variance recursion)",
+    )
     ax.legend(fontsize=8)
     return fig
 
@@ -31,8 +35,14 @@ def rms_by_layer(profiles: dict[str, np.ndarray], theory: dict[str, np.ndarray] 
 def loss_curves(losses: dict[tuple[int, str], list[float]]) -> Figure:
     """Training loss per epoch, one panel per depth, one line per initialization."""
     depths = sorted({d for d, _ in losses})
-    fig, axes = plt.subplots(1, len(depths), figsize=(5 * len(depths), 3.6), sharey=True,
-                             constrained_layout=True, squeeze=False)
+    fig, axes = plt.subplots(
+        1,
+        len(depths),
+        figsize=(5 * len(depths), 3.6),
+        sharey=True,
+        constrained_layout=True,
+        squeeze=False,
+    )
     for ax, depth in zip(axes[0], depths, strict=True):
         for (d, init), values in losses.items():
             if d == depth:
@@ -51,7 +61,7 @@ def weight_histograms(samples: dict[str, np.ndarray], std: float) -> Figure:
     for name, w in samples.items():
         ax.hist(np.ravel(w) / std, bins=bins, histtype="step", density=True, label=name)
     z = np.linspace(-4.5, 4.5, 400)
-    ax.plot(z, np.exp(-z**2 / 2) / np.sqrt(2 * np.pi), color="k", lw=0.8, ls=":", label="N(0, 1)")
+    ax.plot(z, np.exp(-(z**2) / 2) / np.sqrt(2 * np.pi), color="k", lw=0.8, ls=":", label="N(0, 1)")
     ax.set(yscale="log", ylim=(1e-4, 1), xlabel="weight / √(2/fan_in)", ylabel="density")
     ax.legend(fontsize=8)
     return fig
