@@ -8,7 +8,12 @@ import pytest
 
 from relu_course.batch_norm import batchnorm_forward, batchnorm_inference, update_moving_average
 from relu_course.data import Split, load_digits_split
-from relu_course.experiments.batch_norm import accuracy, momentum_and_placement_run, train_model
+from relu_course.experiments.batch_norm import (
+    accuracy,
+    bad_init_run,
+    momentum_and_placement_run,
+    train_model,
+)
 from relu_course.models import build_mlp
 from relu_course.runtime import set_seed
 
@@ -106,3 +111,15 @@ def test_momentum_lag_run_structure():
         assert 0 <= run["inference_accuracy"] <= 1 and 0 <= run["sparsity"] <= 1
     # without BN the two modes are the same function
     assert results["no BN"]["inference_accuracy"] == results["no BN"]["training_mode_accuracy"]
+
+
+def test_bad_init_run_uses_the_small_weights_and_both_variants():
+    data = load_digits_split()
+    small = Split(data.x_train[:128], data.y_train[:128], data.x_val[:64], data.y_val[:64])
+    runs = bad_init_run(small, depth=3, width=8, init_std=0.01, epochs=1, progress=False)
+    assert list(runs) == ["without BN", "with BN"]
+    for run in runs.values():
+        assert len(run["history"]["loss"]) == 1 and 0.0 <= run["val_accuracy"] <= 1.0
+        assert run["finite"] and 0.0 <= run["dead_fraction"] <= 1.0
+    # the plain net starts from N(0, 0.01²) weights: its first loss sits at ln 10
+    assert runs["without BN"]["history"]["loss"][0] == pytest.approx(np.log(10), abs=0.02)

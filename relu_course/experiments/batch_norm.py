@@ -142,17 +142,18 @@ def bn_speedup_run(
     return results
 
 
-def high_lr_run(
+def with_and_without_bn(
     data: Split,
     *,
-    depth: int = 10,
-    width: int = 64,
-    learning_rate: float = 0.5,
-    epochs: int = 6,
+    depth: int,
+    width: int,
+    optimizer_factory,
+    epochs: int,
+    kernel_initializer="glorot_uniform",
     seed: int = 0,
-    progress: bool = True,
+    progress: str | None = None,
 ) -> dict[str, dict]:
-    """A deep ReLU MLP with plain SGD at a high learning rate, with and without BN.
+    """The same ReLU MLP trained twice from the same seed: plain, and with BN before each ReLU.
 
     Per variant: ``history``, ``val_accuracy`` (final), ``finite`` (loss stayed finite) and
     ``dead_fraction`` (mean over ReLU layers on the validation set).
@@ -164,6 +165,7 @@ def high_lr_run(
             depth,
             width,
             "relu",
+            kernel_initializer=kernel_initializer,
             batch_norm=batch_norm,
             bn_momentum=0.9,
             name="bn" if batch_norm else "plain",
@@ -172,9 +174,9 @@ def high_lr_run(
             model,
             data,
             epochs=epochs,
-            optimizer=keras.optimizers.SGD(learning_rate),
+            optimizer=optimizer_factory(),
             seed=seed,
-            progress=f"{depth}×{width} ReLU, {label}" if progress else None,
+            progress=f"{progress}, {label}" if progress else None,
         )
         dead = dead_fraction_per_layer(model, data.x_val)
         results[label] = {
@@ -184,6 +186,54 @@ def high_lr_run(
             "dead_fraction": float(np.mean(list(dead.values()))),
         }
     return results
+
+
+def high_lr_run(
+    data: Split,
+    *,
+    depth: int = 10,
+    width: int = 64,
+    learning_rate: float = 0.5,
+    epochs: int = 6,
+    seed: int = 0,
+    progress: bool = True,
+) -> dict[str, dict]:
+    """A deep ReLU MLP with plain SGD at a high learning rate, with and without BN."""
+    return with_and_without_bn(
+        data,
+        depth=depth,
+        width=width,
+        optimizer_factory=lambda: keras.optimizers.SGD(learning_rate),
+        epochs=epochs,
+        seed=seed,
+        progress=f"{depth}×{width} ReLU, lr {learning_rate}" if progress else None,
+    )
+
+
+def bad_init_run(
+    data: Split,
+    *,
+    depth: int = 10,
+    width: int = 64,
+    init_std: float = 0.01,
+    learning_rate: float = 0.1,
+    epochs: int = 6,
+    seed: int = 0,
+    progress: bool = True,
+) -> dict[str, dict]:
+    """A deep ReLU MLP whose weights start far too small (N(0, init_std²)), with and without
+    BN, trained with SGD + momentum 0.9: the signal vanishes layer after layer unless BN
+    rescales it."""
+    return with_and_without_bn(
+        data,
+        depth=depth,
+        width=width,
+        optimizer_factory=lambda: keras.optimizers.SGD(learning_rate, momentum=0.9),
+        epochs=epochs,
+        kernel_initializer=lambda: keras.initializers.RandomNormal(stddev=init_std),
+        seed=seed,
+        progress=f"{depth}×{width} ReLU, init std {init_std}" if progress else None,
+    )
 
 
 def momentum_and_placement_run(
