@@ -29,6 +29,9 @@ def _signed_inputs(
             x.ravel()[rng.choice(x.size, size=max(1, x.size // 5), replace=False)] = 0.0
         x.ravel()[0] = -abs(x.ravel()[0]) - 1  # at least one negative and one positive
         x.ravel()[-1] = abs(x.ravel()[-1]) + 1
+        # and large magnitudes, so a capped (relu6) or thresholded variant cannot slip through
+        x.ravel()[1] = rng.uniform(10, 500)
+        x.ravel()[-2] = -rng.uniform(10, 500)
         yield x.astype(dtype)
     if edge_cases:
         yield np.array(-2.5, dtype=np.float32)  # a 0-d array
