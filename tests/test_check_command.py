@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -82,3 +83,20 @@ def test_unreadable_notebook_is_reported_not_crashed(tmp_path):
     done = _run(broken)
     assert done.returncode == 1
     assert "could not run: not valid notebook JSON" in done.stdout
+
+
+def test_notebook_inside_the_temp_folder_is_checked_without_copying_it(tmp_path):
+    """A notebook saved in $TMPDIR itself: the scratch folder lives there too and nothing of
+    the learner's folder may be copied into it (that once recursed until the disk filled)."""
+    nbformat.write(_answered("def add_one(x):\n    return x + 1\n"), tmp_path / "mine.ipynb")
+    (tmp_path / "big_neighbour.bin").write_bytes(b"0" * 1024)
+    out = subprocess.run(
+        [sys.executable, "-m", "relu_course", "check", "--timeout", "60", "mine.ipynb"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
+        env={**os.environ, "TMPDIR": str(tmp_path)},
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big_neighbour.bin", "mine.ipynb"]

@@ -7,7 +7,6 @@ runs the *visible* self-checks; the instructor's ``relu-course grade`` adds hidd
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
 import tempfile
 from dataclasses import dataclass, field
@@ -89,15 +88,11 @@ def check_notebook(
         result.problem = problem
         return result
     with tempfile.TemporaryDirectory(prefix="relu-course-check-") as scratch:
-        # Run next to copies of the notebook's neighbours (data files it may read), never in
-        # the learner's folder: outputs, checkpoints and files it writes stay in the copy.
+        # Run in an empty scratch folder, never in the learner's folder: files the notebook
+        # writes stay there. (The course notebooks read no neighbouring files; copying the
+        # folder would also copy the scratch folder itself when the notebook sits in $TMPDIR.)
         workdir = Path(scratch) / "work"
-        shutil.copytree(
-            path.parent,
-            workdir,
-            ignore=shutil.ignore_patterns("*.ipynb", ".ipynb_checkpoints"),
-            dirs_exist_ok=True,
-        )
+        workdir.mkdir()
         client = NotebookClient(
             nb,
             timeout=timeout,

@@ -129,6 +129,9 @@ def _prepare_assignment(root: Path, assignment: str, state: Path) -> dict[str, o
 
 
 def _copy_submission(original: Path, copy: Path) -> None:
+    if copy.resolve().is_relative_to(original.resolve()):
+        # copying a folder into itself recurses until the disk is full
+        raise ValueError(f"the grading folder {copy} lies inside the submission {original}")
     shutil.rmtree(copy, ignore_errors=True)
     shutil.copytree(
         original, copy, symlinks=False, ignore=shutil.ignore_patterns(".ipynb_checkpoints")
