@@ -101,6 +101,56 @@ def train_model(
     return history
 
 
+def with_and_without_bn(
+    data: Split,
+    *,
+    depth: int,
+    width: int,
+    optimizer_factory,
+    epochs: int,
+    activation: str = "relu",
+    batch_size: int = 64,
+    kernel_initializer="glorot_uniform",
+    seed: int = 0,
+    progress: str | None = None,
+) -> dict[str, dict]:
+    """The same MLP trained twice from the same seed: plain, and with BN (momentum 0.9)
+    before each activation.
+
+    Per variant: ``history``, ``val_accuracy`` (final), ``finite`` (loss stayed finite) and
+    ``dead_fraction`` (mean over ReLU layers on the validation set; NaN without ReLUs).
+    """
+    results = {}
+    for label, batch_norm in (("without BN", None), ("with BN", "before")):
+        set_seed(seed)
+        model = build_mlp(
+            depth,
+            width,
+            activation,
+            kernel_initializer=kernel_initializer,
+            batch_norm=batch_norm,
+            bn_momentum=0.9,
+            name="bn" if batch_norm else "plain",
+        )
+        history = train_model(
+            model,
+            data,
+            epochs=epochs,
+            batch_size=batch_size,
+            optimizer=optimizer_factory(),
+            seed=seed,
+            progress=f"{progress}, {label}" if progress else None,
+        )
+        dead = dead_fraction_per_layer(model, data.x_val)
+        results[label] = {
+            "history": history,
+            "val_accuracy": history["val_accuracy"][-1],
+            "finite": bool(np.all(np.isfinite(history["loss"]))),
+            "dead_fraction": float(np.mean(list(dead.values()))) if dead else float("nan"),
+        }
+    return results
+
+
 def bn_speedup_run(
     data: Split,
     *,
@@ -113,78 +163,21 @@ def bn_speedup_run(
 ) -> dict[str, dict]:
     """Ioffe & Szegedy's MNIST set-up, scaled down: 3×100 sigmoid MLP, plain SGD, with and
     without BN (momentum 0.9, before the sigmoid), mini-batches of 60 as in the paper. Per
-    variant: ``history`` and
-    ``epochs_to_threshold`` (inf when never reached)."""
-    results = {}
-    for label, batch_norm in (("without BN", None), ("with BN", "before")):
-        set_seed(seed)
-        model = build_mlp(
-            3,
-            100,
-            "sigmoid",
-            batch_norm=batch_norm,
-            bn_momentum=0.9,
-            name="bn" if batch_norm else "plain",
-        )
-        history = train_model(
-            model,
-            data,
-            epochs=epochs,
-            batch_size=batch_size,
-            optimizer=keras.optimizers.SGD(learning_rate),
-            seed=seed,
-            progress=f"3×100 sigmoid, {label}" if progress else None,
-        )
-        results[label] = {
-            "history": history,
-            "epochs_to_threshold": epochs_to_reach(history["val_accuracy"], threshold),
-        }
-    return results
-
-
-def with_and_without_bn(
-    data: Split,
-    *,
-    depth: int,
-    width: int,
-    optimizer_factory,
-    epochs: int,
-    kernel_initializer="glorot_uniform",
-    seed: int = 0,
-    progress: str | None = None,
-) -> dict[str, dict]:
-    """The same ReLU MLP trained twice from the same seed: plain, and with BN before each ReLU.
-
-    Per variant: ``history``, ``val_accuracy`` (final), ``finite`` (loss stayed finite) and
-    ``dead_fraction`` (mean over ReLU layers on the validation set).
-    """
-    results = {}
-    for label, batch_norm in (("without BN", None), ("with BN", "before")):
-        set_seed(seed)
-        model = build_mlp(
-            depth,
-            width,
-            "relu",
-            kernel_initializer=kernel_initializer,
-            batch_norm=batch_norm,
-            bn_momentum=0.9,
-            name="bn" if batch_norm else "plain",
-        )
-        history = train_model(
-            model,
-            data,
-            epochs=epochs,
-            optimizer=optimizer_factory(),
-            seed=seed,
-            progress=f"{progress}, {label}" if progress else None,
-        )
-        dead = dead_fraction_per_layer(model, data.x_val)
-        results[label] = {
-            "history": history,
-            "val_accuracy": history["val_accuracy"][-1],
-            "finite": bool(np.all(np.isfinite(history["loss"]))),
-            "dead_fraction": float(np.mean(list(dead.values()))),
-        }
+    variant: what :func:`with_and_without_bn` returns, plus ``epochs_to_threshold`` (inf
+    when never reached)."""
+    results = with_and_without_bn(
+        data,
+        depth=3,
+        width=100,
+        activation="sigmoid",
+        batch_size=batch_size,
+        optimizer_factory=lambda: keras.optimizers.SGD(learning_rate),
+        epochs=epochs,
+        seed=seed,
+        progress="3×100 sigmoid" if progress else None,
+    )
+    for run in results.values():
+        run["epochs_to_threshold"] = epochs_to_reach(run["history"]["val_accuracy"], threshold)
     return results
 
 
