@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from relu_course.activations import leaky_relu, sigmoid_grad, tanh_grad
 from relu_course.grading.cells import exercise_name
 
 __all__ = ["PROBES", "Probe", "Verification", "verify_submission"]
@@ -101,6 +102,140 @@ def _hat_network(rng) -> list[Probe]:
     ]
 
 
+def _unchanged(x: np.ndarray) -> Probe:
+    """The learner's function must leave its (first) input as it was."""
+    return Probe("(lambda c: (f(c), c)[1])(x.copy())", x, x.copy())
+
+
+def _elementwise(reference: Callable, atol: float = 1e-12):
+    def probes(rng) -> list[Probe]:
+        x64 = rng.normal(scale=3, size=(4, 5))
+        x64[0, 0] = 0.0
+        x32 = rng.normal(scale=3, size=(7,)).astype(np.float32)
+        return [
+            Probe("f(x.copy())", x64, reference(x64), atol=atol),
+            Probe("f(x.copy())", x32, reference(x32), atol=1e-6),
+            _unchanged(x64),
+        ]
+
+    return probes
+
+
+def _measures():
+    """The reference measures (relu_course.probes loads TensorFlow: only when needed)."""
+    from relu_course import probes
+
+    return probes
+
+
+def _relu_like_activations(rng) -> np.ndarray:
+    a = np.maximum(rng.normal(size=(12, 6)), 0.0)
+    a[:, 2] = 0.0  # a dead unit
+    return a
+
+
+def _activation_sparsity(rng) -> list[Probe]:
+    a = _relu_like_activations(rng)
+    a[0, 0] = -1e-3  # negative values are not zeros
+    return [
+        Probe(
+            "np.asarray(float(f(x.copy())))",
+            a,
+            np.asarray(_measures().zero_fraction(a)),
+            atol=1e-12,
+            same_dtype=False,
+        ),
+        _unchanged(a),
+    ]
+
+
+def _hoyer_sparsity(rng) -> list[Probe]:
+    v = np.abs(rng.normal(size=(int(rng.integers(5, 30)),)))
+    one_hot = np.eye(8)[int(rng.integers(0, 8))]
+    return [
+        Probe(
+            "np.asarray(float(f(x.copy())))",
+            x,
+            np.asarray(_measures().hoyer(x)),
+            atol=1e-9,
+            same_dtype=False,
+        )
+        for x in (v, one_hot)
+    ] + [_unchanged(v)]
+
+
+def _dead_units(rng) -> list[Probe]:
+    a = _relu_like_activations(rng)
+    return [
+        Probe(
+            "np.asarray(f(x.copy()), dtype=bool)",
+            a,
+            _measures().dead_unit_mask(a),
+            same_dtype=False,
+        ),
+        _unchanged(a),
+    ]
+
+
+def _leaky_relu(rng) -> list[Probe]:
+    x = rng.normal(scale=3, size=(3, 4)).astype(np.float32)
+    return [
+        Probe("np.asarray(f(tf.constant(x)))", x, leaky_relu(x, 0.01), atol=1e-6),
+        Probe(
+            "np.asarray(f(tf.constant(x), negative_slope=0.2))", x, leaky_relu(x, 0.2), atol=1e-6
+        ),
+    ]
+
+
+def _he_std(rng) -> list[Probe]:
+    return [
+        Probe(
+            "np.asarray(float(f(int(x))))",
+            np.array(n),
+            np.asarray(np.sqrt(2.0 / n)),
+            atol=1e-12,
+            same_dtype=False,
+        )
+        for n in (int(rng.integers(1, 20)), int(rng.integers(100, 5000)))
+    ]
+
+
+def _update_moving_average(rng) -> list[Probe]:
+    pair = rng.normal(size=(2, 6))  # row 0: moving value, row 1: batch value
+    momentum = float(rng.uniform(0.5, 0.99))
+    return [
+        Probe(
+            f"f(x[0].copy(), x[1].copy(), momentum={momentum!r})",
+            pair,
+            momentum * pair[0] + (1 - momentum) * pair[1],
+            atol=1e-12,
+        ),
+        Probe("f(x[0].copy(), x[1].copy())", pair, 0.99 * pair[0] + 0.01 * pair[1], atol=1e-12),
+        Probe("(lambda m: (f(m, x[1].copy()), m)[1])(x[0].copy())", pair, pair[0].copy()),
+    ]
+
+
+def _batchnorm_forward(rng) -> list[Probe]:
+    n, d = int(rng.integers(8, 20)), int(rng.integers(2, 6))
+    data = rng.normal(loc=2.0, scale=3.0, size=(n, d))
+    data[:, 0] = 5.0 + 1e-3 * rng.normal(size=n)  # variance near eps: where eps goes matters
+    gamma, beta = rng.uniform(0.5, 2.0, size=d), rng.normal(size=d)
+    packed = np.vstack([data, gamma, beta])  # rows: the batch, then gamma, then beta
+
+    def reference(eps: float) -> np.ndarray:
+        return (data - data.mean(0)) / np.sqrt(data.var(0) + eps) * gamma + beta
+
+    return [
+        Probe("f(x[:-2].copy(), x[-2].copy(), x[-1].copy())", packed, reference(1e-3), atol=1e-9),
+        Probe(
+            "f(x[:-2].copy(), x[-2].copy(), x[-1].copy(), eps=1e-5)",
+            packed,
+            reference(1e-5),
+            atol=1e-9,
+        ),
+    ]
+
+
 # Exercises whose answers are compared with references outside the learner's process. Others
 # are verified by re-running their source tests in the clean process.
 PROBES: dict[str, Callable[[np.random.Generator], list[Probe]]] = {
@@ -109,6 +244,15 @@ PROBES: dict[str, Callable[[np.random.Generator], list[Probe]]] = {
     "relu_tf": _relu_tf,
     "relu_grad": _relu_grad,
     "hat_network": _hat_network,
+    "sigmoid_grad": _elementwise(sigmoid_grad),
+    "tanh_grad": _elementwise(tanh_grad),
+    "activation_sparsity": _activation_sparsity,
+    "hoyer_sparsity": _hoyer_sparsity,
+    "dead_units": _dead_units,
+    "leaky_relu": _leaky_relu,
+    "he_std": _he_std,
+    "update_moving_average": _update_moving_average,
+    "batchnorm_forward": _batchnorm_forward,
 }
 
 
