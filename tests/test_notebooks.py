@@ -233,6 +233,20 @@ def test_non_notebook_files_never_reach_the_release(tmp_path):
 
 
 # ------------------------------------------------------------------ execution
+def _execution_config():
+    """nbgrader's Execute defaults (30 s per cell, 4 s IOPub wait) are for small cells; on a
+    loaded 2-core CI machine a training cell can take longer, as in nbval's 300 s limit."""
+    from traitlets.config import Config
+
+    config = Config()
+    config.Execute.timeout = 300
+    config.Execute.iopub_timeout = 30
+    return config
+
+
+_EXECUTION = _execution_config()
+
+
 @pytest.mark.slow
 def test_solution_passes_all_tests_and_claims_hold(assignment, tmp_path, monkeypatch):
     """nbgrader's Validator (not the CLI, which exits 0 on failure) with hidden tests; every
@@ -241,7 +255,7 @@ def test_solution_passes_all_tests_and_claims_hold(assignment, tmp_path, monkeyp
 
     claims_file = tmp_path / "claims.jsonl"
     monkeypatch.setenv("RELU_COURSE_CLAIMS", str(claims_file))
-    result = Validator().validate(str(solution_notebook(assignment, ROOT)))
+    result = Validator(config=_EXECUTION).validate(str(solution_notebook(assignment, ROOT)))
     assert result == {}, json.dumps(result, indent=1)[:4000]
     claims = read_claims(claims_file)
     failing = [c for c in claims if not c["holds"]]
@@ -256,5 +270,7 @@ def test_student_stubs_fail_every_test(assignment):
     """Validator(invert=True) returns {} only when every test cell of the release fails."""
     from nbgrader.validator import Validator
 
-    result = Validator(invert=True).validate(str(release_notebook(assignment, ROOT)))
+    result = Validator(invert=True, config=_EXECUTION).validate(
+        str(release_notebook(assignment, ROOT))
+    )
     assert result == {}, json.dumps(result, indent=1)[:4000]
