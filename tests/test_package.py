@@ -531,3 +531,18 @@ def test_hand_written_files_pass_ruff():
         [ruff, "format", "--check", *targets], cwd=ROOT, capture_output=True, text=True
     )
     assert fmt.returncode == 0, fmt.stdout[-3000:]
+
+
+def test_any_check_rejects_a_candidate_that_trains_the_model():
+    """The framework, not each check, guards a Keras model passed to the candidate."""
+    from relu_course.checks import check_relu_activations
+
+    def trains_then_probes(model, x):
+        model.compile("sgd", "mse")
+        model.fit(x, np.zeros((len(x), model.outputs[0].shape[-1]), np.float32), verbose=0)
+        from relu_course.probes import relu_outputs
+
+        return relu_outputs(model, x)
+
+    with pytest.raises(CheckFailed, match="changed the model's weights"):
+        check_relu_activations(trains_then_probes)

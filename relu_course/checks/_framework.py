@@ -74,6 +74,13 @@ def _learner_line(tb) -> str:
     return found
 
 
+def _model_weights(value) -> list[np.ndarray] | None:
+    """Copies of a Keras model's weights, or None for anything that is not a model."""
+    if type(value).__module__.startswith("keras") and hasattr(value, "get_weights"):
+        return [np.array(w, copy=True) for w in value.get_weights()]
+    return None
+
+
 def _snapshot(values: tuple) -> list:
     return [copy.deepcopy(v) if isinstance(v, np.ndarray | list | dict) else None for v in values]
 
@@ -188,6 +195,7 @@ class Check:
         function = self.candidate if target is None else target
         on = on or ", ".join(describe(a) for a in args)
         before = _snapshot(args)
+        weights_before = [_model_weights(a) for a in args]
         try:
             result = _run_limited(function, args, kwargs, self.time_limit)
         except _TimeLimit:
@@ -218,6 +226,16 @@ class Check:
                     got=arg,
                     hint="work on a copy, or use functions that return new arrays "
                     "(np.maximum, np.where) instead of assigning into the input",
+                )
+        for arg, weights in zip(args, weights_before, strict=True):
+            if weights is not None and any(
+                not np.array_equal(a, b) for a, b in zip(weights, arg.get_weights(), strict=True)
+            ):
+                self.fail(
+                    f"{self.name} changed the model's weights",
+                    on=on,
+                    hint="only run the model (or a probe model) on the inputs: no fit(), "
+                    "no optimizer step, no set_weights",
                 )
         return result
 

@@ -171,16 +171,7 @@ def check_dead_fraction(dead_fraction) -> None:
     for _ in check.devices():
         for what, model, x in _probe_models(check.rng):
             on = f"{what}; x = {describe(x)}"
-            weights = [w.copy() for w in model.get_weights()]
-            got = check.call(model, x, on=on)
-            if any(
-                not np.array_equal(a, b) for a, b in zip(weights, model.get_weights(), strict=True)
-            ):
-                check.fail(
-                    "dead_fraction changed the model's weights",
-                    on=on,
-                    hint="only run the model (or a probe model) on x; do not fit it",
-                )
+            got = check.call(model, x, on=on)  # also fails if the weights change
             expected = dead_fraction_per_layer(model, x)
             if not isinstance(got, dict):
                 check.fail(

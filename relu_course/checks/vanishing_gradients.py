@@ -214,8 +214,7 @@ def check_layer_gradient_norms(layer_gradient_norms) -> None:
             y = check.rng.integers(0, classes, size=batch).astype(np.int32)
             on = f"{about}, x of shape {x.shape}, y of shape {y.shape}"
             expected = gradient_norms(model, x, y)
-            before = [w.copy() for w in model.get_weights()]
-            got = check.call(model, x, y, on=on)
+            got = check.call(model, x, y, on=on)  # also fails if the weights change
             if not isinstance(got, np.ndarray):
                 if isinstance(got, list | tuple):
                     check.fail(
@@ -226,14 +225,6 @@ def check_layer_gradient_norms(layer_gradient_norms) -> None:
                     )
                 check.expect_array(got, on)
             got = np.asarray(got)
-            if any(
-                not np.array_equal(a, b) for a, b in zip(before, model.get_weights(), strict=True)
-            ):
-                check.fail(
-                    "layer_gradient_norms changed the model's weights",
-                    on=on,
-                    hint="only compute gradients; do not apply them (no optimizer step)",
-                )
             if not np.issubdtype(got.dtype, np.floating):
                 check.fail(
                     f"layer_gradient_norms returned dtype {got.dtype}, expected floats",
