@@ -1,9 +1,12 @@
 """The claims ledger: every quantitative claim a notebook measures goes through :func:`claim`.
 
-In the notebook each claim prints one line: the claim, its source, the measured value, the
-expected range and whether it holds. When ``$RELU_COURSE_CLAIMS`` names a file, each claim
-is also appended there as one JSON object per line, with the keys ``id``, ``value``,
-``expect``, ``holds``, ``source`` and ``notebook``; the test suite reads that file.
+In the notebook each claim prints one line: the claim, its source, the measured value (with
+its 95% interval and number of seeds when it comes from several runs), the expected range and
+whether it holds. Each claim is also appended as one JSON object per line (keys ``id``,
+``value``, ``expect``, ``holds``, ``source``, ``notebook``, ``description``, ``seeds``, ``ci``)
+to ``$RELU_COURSE_CLAIMS`` when that names a file (the test suite reads it), else to a
+per-user store (``$XDG_STATE_HOME/relu-course/claims.jsonl``), so that a later notebook (07's
+fact-check) can read what earlier notebooks measured on this machine: :func:`recorded_claims`.
 """
 
 from __future__ import annotations
@@ -16,9 +19,17 @@ from pathlib import Path
 
 from relu_course.runtime import current_notebook
 
-__all__ = ["Claim", "claim", "read_claims"]
+__all__ = ["Claim", "claim", "claims_file", "read_claims", "recorded_claims"]
 
 CLAIMS_ENV = "RELU_COURSE_CLAIMS"
+
+
+def claims_file() -> Path:
+    """Where claims are appended: ``$RELU_COURSE_CLAIMS``, else the per-user store."""
+    if os.environ.get(CLAIMS_ENV):
+        return Path(os.environ[CLAIMS_ENV])
+    state = os.environ.get("XDG_STATE_HOME") or os.path.join(Path.home(), ".local", "state")
+    return Path(state) / "relu-course" / "claims.jsonl"
 
 
 @dataclass(frozen=True)
@@ -30,6 +41,12 @@ class Claim:
     source: str
     notebook: str | None
     description: str = ""
+    seeds: int | None = None
+    ci: tuple[float, float] | None = None
+
+    def _ipython_display_(self) -> None:
+        """Shown once: :func:`claim` already printed the line, so a claim left as the last
+        expression of a cell displays nothing more."""
 
     def line(self) -> str:
         low, high = self.expect
@@ -41,7 +58,16 @@ class Claim:
             wanted = f"≤ {high:.4g}"
         mark = "✓ holds" if self.holds else "✗ does NOT hold"
         about = f" — {self.description}" if self.description else ""
-        return f"[claim {self.id}]{about}: measured {self.value:.4g}, expected {wanted} ({self.source}) {mark}"
+        spread = ""
+        if self.ci is not None:
+            spread = f" (95% CI {self.ci[0]:.4g} to {self.ci[1]:.4g}"
+            spread += f", {self.seeds} seeds)" if self.seeds else ")"
+        elif self.seeds:
+            spread = f" ({self.seeds} seeds)"
+        return (
+            f"[claim {self.id}]{about}: measured {self.value:.4g}{spread}, "
+            f"expected {wanted} ({self.source}) {mark}"
+        )
 
 
 def claim(
@@ -51,11 +77,16 @@ def claim(
     source: str,
     description: str = "",
     notebook: str | None = None,
+    *,
+    seeds: int | None = None,
+    ci: tuple[float, float] | None = None,
 ) -> Claim:
     """Record a measured claim, print its one-line verdict and return it.
 
     ``expect`` is an inclusive ``(low, high)`` range; ``None`` leaves that side open. A
-    non-finite value never holds.
+    non-finite value never holds. A claim drawn from several runs passes ``seeds`` (the
+    number of seeds, or of repeats for a timing) and ``ci``, the 95% interval ``(low,
+    high)`` around ``value`` (see :mod:`relu_course.stats`).
     """
     if not isinstance(expect, tuple | list) or len(expect) != 2:
         raise ValueError("expect must be a (low, high) pair; use None for an open side")
@@ -63,6 +94,16 @@ def claim(
     if low is None and high is None:
         raise ValueError("expect needs at least one bound")
     value = float(value)
+    if seeds is not None:
+        if isinstance(seeds, bool) or int(seeds) != seeds or seeds < 1:
+            raise ValueError(f"seeds must be a positive integer, got {seeds!r}")
+        seeds = int(seeds)
+    if ci is not None:
+        if not isinstance(ci, tuple | list) or len(ci) != 2:
+            raise ValueError("ci must be a (low, high) pair")
+        ci = (float(ci[0]), float(ci[1]))
+        if not ci[0] <= ci[1]:
+            raise ValueError(f"ci must have low <= high, got {ci}")
     holds = (
         math.isfinite(value) and (low is None or value >= low) and (high is None or value <= high)
     )
@@ -74,12 +115,24 @@ def claim(
         source=source,
         notebook=notebook or current_notebook(),
         description=description,
+        seeds=seeds,
+        ci=ci,
     )
     print(record.line())
-    path = os.environ.get(CLAIMS_ENV)
-    if path:
+    payload = {
+        **asdict(record),
+        "expect": list(record.expect),
+        "ci": None if ci is None else list(ci),
+    }
+    path = claims_file()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         with open(path, "a", encoding="utf-8") as f:
-            f.write(json.dumps({**asdict(record), "expect": list(record.expect)}) + "\n")
+            f.write(json.dumps(payload) + "\n")
+    except OSError:
+        if os.environ.get(CLAIMS_ENV):
+            raise  # asked for explicitly: a failure to record must not pass silently
+        # the per-user store is a convenience (a read-only home, a sandbox): skip it
     return record
 
 
@@ -88,6 +141,22 @@ def read_claims(path: str | os.PathLike) -> list[dict]:
     path = Path(path)
     if not path.exists():
         return []
-    return [
-        json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()
-    ]
+    records = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        try:
+            records.append(json.loads(line))
+        except ValueError:
+            continue  # a line cut by an interrupted write: skip it, keep the rest
+    return records
+
+
+def recorded_claims(path: str | os.PathLike | None = None) -> dict[str, dict]:
+    """The latest record of every claim id recorded so far (in ``path``, default
+    :func:`claims_file`): what this machine measured when it last ran each notebook."""
+    latest: dict[str, dict] = {}
+    for record in read_claims(path or claims_file()):
+        if isinstance(record, dict) and "id" in record:
+            latest[record["id"]] = record
+    return latest

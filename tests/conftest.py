@@ -11,6 +11,12 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("JUPYTER_PLATFORM_DIRS", "1")
 os.environ.setdefault("RELU_COURSE_CHECK_TIME_LIMIT", "5")
+# Claims recorded without $RELU_COURSE_CLAIMS go to the per-user store: keep the tests' own
+# claims out of the tester's home (one private folder per test process).
+if "XDG_STATE_HOME" not in os.environ:
+    import tempfile
+
+    os.environ["XDG_STATE_HOME"] = tempfile.mkdtemp(prefix="relu-course-test-state-")
 
 import pytest  # noqa: E402
 

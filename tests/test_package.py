@@ -38,6 +38,8 @@ LAYERS = {
     "activations": 0,
     "data": 0,
     "piecewise": 0,
+    "stats": 0,
+    "backprop": 0,
     "runtime": 1,
     "ledger": 1,
     "models": 2,
@@ -329,6 +331,37 @@ def test_claim_prints_one_line_and_appends_json(tmp_path, monkeypatch, capsys):
     assert [r["id"] for r in records] == ["x_small", "x_big", "x_nan"]
     assert set(records[0]) >= {"id", "value", "expect", "holds", "source", "notebook"}
     assert records[0]["notebook"] == "99_test" and records[0]["expect"] == [None, 1.0]
+
+
+def test_claim_records_seeds_and_interval(tmp_path, monkeypatch, capsys):
+    path = tmp_path / "claims.jsonl"
+    monkeypatch.setenv("RELU_COURSE_CLAIMS", str(path))
+    made = ledger.claim("x_seeded", 0.2, expect=(0.1, None), source="s", seeds=5, ci=(0.15, 0.25))
+    assert "95% CI 0.15 to 0.25, 5 seeds" in capsys.readouterr().out
+    record = ledger.read_claims(path)[0]
+    assert record["seeds"] == 5 and record["ci"] == [0.15, 0.25]
+    assert made.seeds == 5
+    for bad in ({"seeds": 0}, {"seeds": 2.5}, {"ci": (2.0, 1.0)}, {"ci": 0.1}):
+        with pytest.raises(ValueError):
+            ledger.claim("bad", 1.0, expect=(0, 2), source="s", **bad)
+
+
+def test_recorded_claims_keeps_the_latest_per_id(tmp_path, monkeypatch):
+    monkeypatch.delenv("RELU_COURSE_CLAIMS", raising=False)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    assert ledger.claims_file() == tmp_path / "state" / "relu-course" / "claims.jsonl"
+    ledger.claim("a", 1.0, expect=(0, 2), source="s", notebook="01_x")
+    ledger.claim("a", 3.0, expect=(0, 2), source="s", notebook="01_x")
+    ledger.claim("b", 1.0, expect=(0, 2), source="s", notebook="02_x")
+    with open(ledger.claims_file(), "a", encoding="utf-8") as f:
+        f.write('{"id": "cut')  # an interrupted write is skipped
+    latest = ledger.recorded_claims()
+    assert latest["a"]["value"] == 3.0 and not latest["a"]["holds"] and set(latest) == {"a", "b"}
+
+
+def test_claim_display_is_shown_once():
+    made = ledger.claim("shown", 1.0, expect=(0, 2), source="s")
+    assert made._ipython_display_() is None  # IPython shows nothing more for the return value
 
 
 def test_claim_rejects_bad_ranges():
