@@ -15,12 +15,16 @@ __all__ = ["Split", "gaussian_inputs", "load_digits_split", "two_moons", "regres
 
 @dataclass(frozen=True)
 class Split:
-    """Train/validation arrays: ``x_*`` float32 (n, features), ``y_*`` int32 (n,)."""
+    """Train/validation (and optional test) arrays: ``x_*`` float32 (n, features), ``y_*``
+    int32 (n,). The test part, when present, is held out: model selection (early stopping,
+    tuning) uses the validation part only, and results are reported on the test part."""
 
     x_train: np.ndarray
     y_train: np.ndarray
     x_val: np.ndarray
     y_val: np.ndarray
+    x_test: np.ndarray | None = None
+    y_test: np.ndarray | None = None
 
     @property
     def num_features(self) -> int:
@@ -28,30 +32,52 @@ class Split:
 
     @property
     def num_classes(self) -> int:
-        return int(max(self.y_train.max(), self.y_val.max()) + 1)
+        parts = [self.y_train, self.y_val] + ([] if self.y_test is None else [self.y_test])
+        return int(max(int(p.max()) for p in parts if len(p)) + 1)
 
 
-def load_digits_split(val_fraction: float = 0.25, seed: int = 0) -> Split:
+def load_digits_split(
+    val_fraction: float = 0.25, seed: int = 0, test_fraction: float = 0.0
+) -> Split:
     """The 8x8 digits (1,797 images, 10 classes), standardised with training statistics.
 
     Features are scaled to zero mean and unit variance per pixel (constant pixels stay 0),
     so that the variance arguments of notebooks 02 and 05 apply to the input layer too.
+    ``val_fraction`` and ``test_fraction`` are fractions of the whole set. With
+    ``test_fraction > 0`` a stratified test part is split off first and returned as
+    ``x_test``/``y_test`` (never used for training or for early stopping); the
+    validation part is then split, stratified, from the rest. ``test_fraction=0`` gives
+    exactly the train/validation split of earlier versions.
     """
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 
+    if not 0.0 <= test_fraction < 1.0 or not 0.0 < val_fraction < 1.0 - test_fraction:
+        raise ValueError("need 0 <= test_fraction and 0 < val_fraction < 1 - test_fraction")
     x, y = load_digits(return_X_y=True)
+    x_test = y_test = None
+    if test_fraction > 0:
+        x, x_test, y, y_test = train_test_split(
+            x, y, test_size=test_fraction, random_state=seed, stratify=y
+        )
+        val_fraction = val_fraction / (1.0 - test_fraction)
     x_train, x_val, y_train, y_val = train_test_split(
         x, y, test_size=val_fraction, random_state=seed, stratify=y
     )
     mean = x_train.mean(axis=0)
     std = x_train.std(axis=0)
     std[std == 0] = 1.0
+
+    def scale(a):
+        return ((a - mean) / std).astype(np.float32)
+
     return Split(
-        x_train=((x_train - mean) / std).astype(np.float32),
+        x_train=scale(x_train),
         y_train=y_train.astype(np.int32),
-        x_val=((x_val - mean) / std).astype(np.float32),
+        x_val=scale(x_val),
         y_val=y_val.astype(np.int32),
+        x_test=None if x_test is None else scale(x_test),
+        y_test=None if y_test is None else y_test.astype(np.int32),
     )
 
 

@@ -1,12 +1,10 @@
-"""The vectorised ensemble against separately built Keras models, and the capstone statistics."""
+"""The capstone runners and statistics (the ensemble itself: tests/test_ensemble.py)."""
 
 from __future__ import annotations
 
-import keras
 import numpy as np
 import pandas as pd
 import pytest
-import tensorflow as tf
 
 from relu_course.capstone import (
     compare_to_baseline,
@@ -15,25 +13,7 @@ from relu_course.capstone import (
     welch_p_value,
 )
 from relu_course.data import Split
-from relu_course.experiments.ablation import (
-    ABLATION_ACTIVATIONS,
-    MLPEnsemble,
-    NetSpec,
-    ablation_records,
-    activation_cost,
-    hidden_statistics,
-    train_ensemble,
-)
-from relu_course.models import build_mlp
-
-
-def _keras_twin(ensemble, n, spec):
-    model = build_mlp(ensemble.depth, ensemble.width, spec, input_dim=8, num_classes=3, name="twin")
-    dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
-    weights = ensemble.network_weights(n)
-    for i, layer in enumerate(dense):
-        layer.set_weights(weights[2 * i : 2 * i + 2])
-    return model
+from relu_course.experiments.ablation import ablation_records, activation_cost
 
 
 def _data(n=96):
@@ -41,78 +21,6 @@ def _data(n=96):
     x = rng.normal(size=(n, 8)).astype(np.float32)
     y = (np.argmax(x[:, :3], axis=1)).astype(np.int32)
     return Split(x, y, x[:24], y[:24])
-
-
-@pytest.mark.parametrize("spec", list(ABLATION_ACTIVATIONS.values()))
-def test_forward_matches_keras(spec):
-    specs = [NetSpec("relu", 0), NetSpec(spec, 1), NetSpec(spec, 2)]
-    ensemble = MLPEnsemble(specs, depth=2, width=16, input_dim=8, num_classes=3)
-    x = np.random.default_rng(5).normal(size=(10, 8)).astype(np.float32)
-    logits = np.asarray(ensemble.forward(x))
-    for n in (1, 2):
-        np.testing.assert_allclose(
-            logits[n], np.asarray(_keras_twin(ensemble, n, spec)(x)), rtol=1e-5, atol=1e-5
-        )
-
-
-def test_same_seed_same_initial_weights():
-    ensemble = MLPEnsemble(
-        [NetSpec("relu", 3), NetSpec("tanh", 3), NetSpec("relu", 4)], input_dim=8, num_classes=3
-    )
-    w = [ensemble.network_weights(n)[0] for n in range(3)]
-    assert np.array_equal(w[0], w[1]) and not np.array_equal(w[0], w[2])
-
-
-def test_training_equals_separate_keras_adam():
-    """One joint Adam step on the summed loss = one Adam step per network alone."""
-    specs = [NetSpec("relu", 0), NetSpec("prelu", 1), NetSpec("elu", 2)]
-    ensemble = MLPEnsemble(specs, depth=2, width=16, input_dim=8, num_classes=3)
-    twins = [_keras_twin(ensemble, n, s.activation) for n, s in enumerate(specs)]
-    data = _data()
-    x, y = tf.constant(data.x_train[:32]), tf.constant(data.y_train[:32])
-    optimizer = keras.optimizers.Adam(1e-2)
-    variables = ensemble.trainable_variables
-    for _ in range(3):
-        with tf.GradientTape() as tape:
-            total = tf.reduce_sum(ensemble.losses(ensemble.forward(x, training=True), y))
-        optimizer.apply_gradients(zip(tape.gradient(total, variables), variables, strict=True))
-    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-    for n, twin in enumerate(twins):
-        opt = keras.optimizers.Adam(1e-2)
-        for _ in range(3):
-            with tf.GradientTape() as tape:
-                loss = loss_fn(y, twin(x, training=True))
-            opt.apply_gradients(
-                zip(
-                    tape.gradient(loss, twin.trainable_variables),
-                    twin.trainable_variables,
-                    strict=True,
-                )
-            )
-        np.testing.assert_allclose(
-            np.asarray(ensemble.forward(x))[n], np.asarray(twin(x)), rtol=1e-4, atol=1e-4
-        )
-
-
-def test_l2_penalty_matches_keras_regularizer():
-    ensemble = MLPEnsemble(
-        [NetSpec("relu", 0, l2=1e-3), NetSpec("relu", 0)], input_dim=8, num_classes=3
-    )
-    reg = keras.regularizers.L2(1e-3)
-    expected = sum(float(reg(tf.constant(k))) for k in ensemble.network_weights(0)[::2])
-    np.testing.assert_allclose(np.asarray(ensemble.penalty()), [expected, 0.0], rtol=1e-5)
-
-
-def test_train_ensemble_and_hidden_statistics():
-    data = _data()
-    ensemble = MLPEnsemble(
-        [NetSpec("relu", 0), NetSpec("sigmoid", 0, dropout=0.2)], input_dim=8, num_classes=3
-    )
-    history = train_ensemble(ensemble, data, epochs=4, batch_size=32, learning_rate=3e-2)
-    assert history["loss"].shape == (4, 2) and np.all(history["loss"][-1] < history["loss"][0])
-    zeros, dead = hidden_statistics(ensemble, data.x_val)
-    assert 0.2 < zeros[0] < 0.8 and zeros[1] == 0
-    assert 0 <= dead[0] <= 1
 
 
 def test_ablation_records_fields():
