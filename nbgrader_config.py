@@ -37,28 +37,28 @@ c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedE
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 
 # --- Autograding (owned by relu_course/grading; `relu-course grade` relies on these) --------
-# Kernel: the course's own kernelspec; minimal tracebacks so an error in a hidden test shows
-# its exception type and message, never the hidden test's source lines.
-c.Execute.extra_arguments = [
-    "--HistoryManager.hist_file=:memory:",
-    "--InteractiveShell.xmode=Minimal",
-]
-# Per-cell time limit. A cell that runs past it is interrupted and scored as failed; a kernel
-# still busy after the interrupt (code that swallows KeyboardInterrupt) must not fail the
-# whole submission, hence raise_on_iopub_timeout=False: later cells time out in turn and the
-# notebook is still graded. `relu-course grade --timeout` overrides the value.
-c.Execute.timeout = 120
-c.Execute.interrupt_on_timeout = True
-c.Execute.raise_on_iopub_timeout = False
+# Execution: SandboxedExecute replaces nbgrader's Execute. The kernel runs inside a
+# bubblewrap sandbox (no view of the course folder, gradebook or other submissions, no
+# network, bounded memory; all its processes die with it) and talks over IPC sockets. A cell
+# past the per-cell limit costs that cell: the kernel is killed, a fresh one replays the
+# earlier cells, and execution goes on; a dead kernel keeps the cells that ran and fails the
+# rest with "kernel died in cell N"; a wall-clock limit caps the notebook. Kernels run with
+# minimal tracebacks, and any hidden-test line is scrubbed from outputs whatever the student
+# does. `relu-course grade --timeout/--no-sandbox` override these per run.
+c.SandboxedExecute.timeout = 120
+c.SandboxedExecute.wall_limit = 1800
+c.SandboxedExecute.memory_gb = 12.0
+c.SandboxedExecute.sandbox = True
 # nbgrader scores any cell that wrote to stderr as failed. Warnings and TensorFlow logs must
 # never cost points: drop every stderr output before grades are saved.
 c.IgnorePattern.enabled = True
 c.IgnorePattern.pattern = r"[\s\S]*"
-# Bound what a runaway print can put into the autograded notebook and the feedback.
+# Bound what a runaway print or a huge image can put into the autograded notebook and the
+# feedback: lines of text (LimitOutput), then every MIME type and the notebook's total.
 c.LimitOutput.max_lines = 200
 c.LimitOutput.max_traceback = 60
 c.Autograde.autograde_preprocessors = [
-    "nbgrader.preprocessors.Execute",
+    "relu_course.grading.preprocessors.SandboxedExecute",
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",
