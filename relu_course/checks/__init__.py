@@ -4,54 +4,65 @@ Pass the learner's function or class itself (``check_relu_np(relu_np)``). A chec
 quietly after printing one success line, or raises :class:`CheckFailed` (an
 ``AssertionError``) whose message says what is wrong, on which input, and a hint.
 
-Each notebook's checks live in their own module and load on first use, so
-``import relu_course.checks`` stays cheap.
+Each notebook's checks live in their own module (``relu_course/checks/<topic>.py``), which
+also declares its exercises (``EXERCISES = [Exercise(...)]``, see
+:mod:`relu_course.checks._registry`). :func:`registry` collects them from every module of
+this package, so adding an exercise means editing one module. Check modules import only
+NumPy at module level, so ``import relu_course.checks`` stays cheap; TensorFlow loads when a
+check runs.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
+import pkgutil
 
 from relu_course.checks._framework import CheckFailed
+from relu_course.checks._registry import Exercise
 
-# exercise -> module (one module per notebook), in curriculum order.
-EXERCISES: dict[str, str] = {
-    "add_one": "welcome",
-    "relu_np": "relu",
-    "relu_tf": "relu",
-    "relu_grad": "relu",
-    "hat_network": "relu",
-    "sigmoid_grad": "vanishing_gradients",
-    "tanh_grad": "vanishing_gradients",
-    "layer_gradient_norms": "vanishing_gradients",
-    "activation_sparsity": "sparsity",
-    "relu_activations": "sparsity",
-    "hoyer_sparsity": "sparsity",
-    "skippable_macs": "sparsity",
-    "dead_units": "dead_neurons",
-    "dead_fraction": "dead_neurons",
-    "leaky_relu": "dead_neurons",
-    "DeadUnitMonitor": "dead_neurons",
-    "born_dead_probability": "dead_neurons",
-    "he_std": "he_init",
-    "HeNormalInit": "he_init",
-    "propagate_rms": "he_init",
-    "batchnorm_forward": "batch_norm",
-    "update_moving_average": "batch_norm",
-    "bn_relu_block": "batch_norm",
-    "summarize_trials": "capstone",
-    "differs_beyond_noise": "capstone",
-}
+__all__ = ["CheckFailed", "EXERCISES", "Exercise", "registry"]
 
-__all__ = ["CheckFailed", "EXERCISES", *(f"check_{name}" for name in EXERCISES)]
+
+@functools.cache
+def registry() -> dict[str, Exercise]:
+    """Every exercise of the course, keyed by name, in curriculum order (by notebook, then
+    as declared in its module)."""
+    found: dict[str, Exercise] = {}
+    for info in pkgutil.iter_modules(__path__):
+        if info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        declared = getattr(module, "EXERCISES", None)
+        if declared is None:
+            raise ImportError(f"relu_course.checks.{info.name} declares no EXERCISES list")
+        for exercise in declared:
+            if not isinstance(exercise, Exercise):
+                raise TypeError(f"relu_course.checks.{info.name}.EXERCISES: {exercise!r}")
+            if exercise.name in found:
+                raise ValueError(
+                    f"exercise {exercise.name!r} declared twice "
+                    f"({found[exercise.name].module} and {info.name})"
+                )
+            if not callable(getattr(module, exercise.check_name, None)):
+                raise ValueError(f"relu_course.checks.{info.name} has no {exercise.check_name}")
+            found[exercise.name] = Exercise(
+                exercise.name, exercise.notebook, exercise.points, exercise.probes, info.name
+            )
+    order = sorted(found.values(), key=lambda e: e.notebook)  # stable: keeps module order
+    return {e.name: e for e in order}
 
 
 def __getattr__(attr: str):
-    if attr.startswith("check_") and attr[6:] in EXERCISES:
-        module = importlib.import_module(f"relu_course.checks.{EXERCISES[attr[6:]]}")
-        return getattr(module, attr)
+    if attr == "EXERCISES":
+        return registry()
+    if attr.startswith("check_"):
+        exercise = registry().get(attr[6:])
+        if exercise is not None:
+            module = importlib.import_module(f"{__name__}.{exercise.module}")
+            return getattr(module, attr)
     raise AttributeError(f"module 'relu_course.checks' has no attribute {attr!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted(__all__)
+    return sorted({*__all__, *(e.check_name for e in registry().values())})

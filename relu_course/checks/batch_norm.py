@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from relu_course.checks._framework import Check, describe
+from relu_course.checks._registry import Exercise, Probe
 
 __all__ = ["check_batchnorm_forward", "check_bn_relu_block", "check_update_moving_average"]
 
@@ -347,3 +348,54 @@ def check_bn_relu_block(bn_relu_block) -> None:
             hint="use keras.layers.BatchNormalization() (not a frozen or custom layer)",
         )
     check.passed("before and after orders, forward pass in training mode, a short fit")
+
+
+# ------------------------------------------------------------------ grading probes
+def probes_update_moving_average(rng: np.random.Generator) -> list[Probe]:
+    from relu_course.batch_norm import update_moving_average
+
+    moving, batch = rng.normal(size=6), rng.normal(size=6)
+    momentum = float(rng.uniform(0.5, 0.99))
+    return [
+        Probe(
+            args=(moving, batch),
+            kwargs={"momentum": momentum},
+            expected=update_moving_average(moving, batch, momentum),
+            atol=1e-12,
+        ),
+        Probe(args=(moving, batch), expected=update_moving_average(moving, batch), atol=1e-12),
+        Probe(args=(moving, batch), mode="input_after", expected=moving.copy()),
+    ]
+
+
+def probes_batchnorm_forward(rng: np.random.Generator) -> list[Probe]:
+    from relu_course.batch_norm import batchnorm_forward
+
+    n, d = int(rng.integers(8, 20)), int(rng.integers(2, 6))
+    data = rng.normal(loc=2.0, scale=3.0, size=(n, d))
+    data[:, 0] = 5.0 + 1e-3 * rng.normal(size=n)  # variance near eps: where eps goes matters
+    gamma, beta = rng.uniform(0.5, 2.0, size=d), rng.normal(size=d)
+    return [
+        Probe(args=(data, gamma, beta), expected=batchnorm_forward(data, gamma, beta), atol=1e-9),
+        Probe(
+            args=(data, gamma, beta),
+            kwargs={"eps": 1e-5},
+            expected=batchnorm_forward(data, gamma, beta, eps=1e-5),
+            atol=1e-9,
+        ),
+        Probe(args=(data, gamma, beta), mode="input_after", expected=data.copy()),
+    ]
+
+
+EXERCISES = [
+    Exercise(
+        "batchnorm_forward", notebook="06_batch_norm", points=3, probes=probes_batchnorm_forward
+    ),
+    Exercise(
+        "update_moving_average",
+        notebook="06_batch_norm",
+        points=2,
+        probes=probes_update_moving_average,
+    ),
+    Exercise("bn_relu_block", notebook="06_batch_norm", points=2, probes=None),
+]

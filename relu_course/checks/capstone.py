@@ -7,6 +7,7 @@ import warnings
 import numpy as np
 
 from relu_course.checks._framework import Check, CheckFailed, describe
+from relu_course.checks._registry import Exercise
 
 __all__ = ["check_differs_beyond_noise", "check_summarize_trials"]
 
@@ -263,3 +264,10 @@ def _check_noise(check) -> None:
         on = f"a = b = {describe(same)}"
         if _as_bool(check, check.call(same, same.copy(), on=on), on):
             check.fail("two identical samples were called different", on=on)
+
+
+# ------------------------------------------------------------------ grading probes
+EXERCISES = [
+    Exercise("summarize_trials", notebook="07_capstone", points=3, probes=None),
+    Exercise("differs_beyond_noise", notebook="07_capstone", points=3, probes=None),
+]

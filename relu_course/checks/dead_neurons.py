@@ -8,6 +8,7 @@ import numbers
 import numpy as np
 
 from relu_course.checks._framework import Check, describe
+from relu_course.checks._registry import Arg, Exercise, Probe
 from relu_course.dead_neurons import quiet_input_structure_warning
 
 __all__ = [
@@ -608,3 +609,41 @@ def check_born_dead_probability(born_dead_probability) -> None:
         f"{len(cases)} (depth, width) pairs within binomial error of a "
         f"{reference_trials:,}-trial reference; seeds and trials respected"
     )
+
+
+# ------------------------------------------------------------------ grading probes
+def probes_dead_units(rng: np.random.Generator) -> list[Probe]:
+    a = np.maximum(rng.normal(size=(12, 6)), 0.0)
+    a[:, 2] = 0.0  # a dead unit
+    signed = rng.normal(size=(10, 5))
+    signed[:, 1] = -np.abs(signed[:, 1]) - 0.1  # negative everywhere: not zero, so not dead
+    signed[:, 3] = 0.0
+    return [
+        Probe(args=(x,), expected=np.all(x == 0, axis=0), same_dtype=False) for x in (a, signed)
+    ] + [Probe(args=(a,), mode="input_after", expected=a.copy())]
+
+
+def probes_leaky_relu(rng: np.random.Generator) -> list[Probe]:
+    from relu_course.activations import leaky_relu
+
+    x = rng.normal(scale=3, size=(3, 4)).astype(np.float32)
+    slope = float(rng.uniform(0.05, 0.5))
+    return [
+        Probe(args=(Arg(x, "tensor"),), expected=leaky_relu(x, 0.01), atol=1e-6, same_dtype=False),
+        Probe(
+            args=(Arg(x, "tensor"),),
+            kwargs={"negative_slope": slope},
+            expected=leaky_relu(x, slope),
+            atol=1e-6,
+            same_dtype=False,
+        ),
+    ]
+
+
+EXERCISES = [
+    Exercise("dead_units", notebook="04_dead_neurons", points=1, probes=probes_dead_units),
+    Exercise("dead_fraction", notebook="04_dead_neurons", points=2, probes=None),
+    Exercise("born_dead_probability", notebook="04_dead_neurons", points=3, probes=None),
+    Exercise("leaky_relu", notebook="04_dead_neurons", points=2, probes=probes_leaky_relu),
+    Exercise("DeadUnitMonitor", notebook="04_dead_neurons", points=3, probes=None),
+]

@@ -7,6 +7,7 @@ import numbers
 import numpy as np
 
 from relu_course.checks._framework import Check, describe
+from relu_course.checks._registry import Exercise, Probe
 
 __all__ = ["check_HeNormalInit", "check_he_std", "check_propagate_rms"]
 
@@ -405,3 +406,18 @@ def check_propagate_rms(propagate_rms) -> None:
     check.passed(
         "RMS per layer within sampling noise for three init rules; seeds; fresh weights per layer"
     )
+
+
+# ------------------------------------------------------------------ grading probes
+def probes_he_std(rng: np.random.Generator) -> list[Probe]:
+    return [
+        Probe(args=(n,), expected=np.asarray(np.sqrt(2.0 / n)), atol=1e-12, same_dtype=False)
+        for n in (int(rng.integers(1, 20)), int(rng.integers(100, 5000)))
+    ]
+
+
+EXERCISES = [
+    Exercise("he_std", notebook="05_he_init", points=1, probes=probes_he_std),
+    Exercise("propagate_rms", notebook="05_he_init", points=3, probes=None),
+    Exercise("HeNormalInit", notebook="05_he_init", points=3, probes=None),
+]

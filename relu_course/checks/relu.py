@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from relu_course.checks._framework import Check, describe
+from relu_course.checks._registry import Arg, Exercise, Probe
 
 __all__ = ["check_hat_network", "check_relu_grad", "check_relu_np", "check_relu_tf"]
 
@@ -246,3 +247,55 @@ def check_hat_network(hat_network) -> None:
                 "must cancel the slopes (output weights 1, −2, 1)",
             )
     check.passed("max(0, 1 − |x|) on 207 points in [−5, 5]")
+
+
+# ------------------------------------------------------------------ grading probes
+def probes_relu_np(rng: np.random.Generator) -> list[Probe]:
+    x32 = rng.normal(size=(3, 5)).astype(np.float32) * 50
+    x32[0, :2] = 0.0
+    x64 = rng.normal(size=(7,)) * 10
+    xi = rng.integers(-9, 9, size=(2, 3, 2)).astype(np.int64)
+    return [
+        Probe(args=(x,), expected=np.maximum(x, np.zeros((), x.dtype))) for x in (x32, x64, xi)
+    ] + [Probe(args=(x32,), mode="input_after", expected=x32.copy())]
+
+
+def probes_relu_tf(rng: np.random.Generator) -> list[Probe]:
+    x32 = rng.normal(size=(4, 3)).astype(np.float32) * 50
+    x64 = rng.normal(size=(5,)) * 3
+    probes = [
+        Probe(args=(Arg(x, "tensor"),), expected=np.maximum(x, 0).astype(x.dtype))
+        for x in (x32, x64)
+    ]
+    probes.append(
+        Probe(args=(Arg(x32, "tensor"),), wrap="tf.function", expected=np.maximum(x32, 0))
+    )
+    return probes
+
+
+def probes_relu_grad(rng: np.random.Generator) -> list[Probe]:
+    x32 = rng.normal(size=(4, 4)).astype(np.float32)
+    x32[1, :] = 0.0
+    x64 = np.concatenate([rng.normal(size=5), [0.0, -0.0]])
+    return [Probe(args=(x,), expected=(x > 0).astype(x.dtype)) for x in (x32, x64)]
+
+
+def probes_hat_network(rng: np.random.Generator) -> list[Probe]:
+    x = rng.uniform(-5, 5, size=(64, 1)).astype(np.float32)
+    return [
+        Probe(
+            mode="call_result",
+            call_args=(x,),
+            expected=np.maximum(0.0, 1.0 - np.abs(x)),
+            atol=1e-4,
+            same_dtype=False,
+        )
+    ]
+
+
+EXERCISES = [
+    Exercise("relu_np", notebook="01_relu", points=2, probes=probes_relu_np),
+    Exercise("relu_tf", notebook="01_relu", points=2, probes=probes_relu_tf),
+    Exercise("relu_grad", notebook="01_relu", points=2, probes=probes_relu_grad),
+    Exercise("hat_network", notebook="01_relu", points=2, probes=probes_hat_network),
+]

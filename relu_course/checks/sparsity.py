@@ -10,6 +10,7 @@ import warnings
 import numpy as np
 
 from relu_course.checks._framework import Check, describe
+from relu_course.checks._registry import Exercise, Probe
 
 __all__ = [
     "check_activation_sparsity",
@@ -456,3 +457,40 @@ def check_skippable_macs(skippable_macs) -> None:
                     hint=hint,
                 )
     check.passed("Sequential and functional models, zeros in x and in ReLU outputs")
+
+
+# ------------------------------------------------------------------ grading probes
+def _relu_like_activations(rng: np.random.Generator) -> np.ndarray:
+    a = np.maximum(rng.normal(size=(12, 6)), 0.0)
+    a[:, 2] = 0.0  # a dead unit
+    return a
+
+
+def probes_activation_sparsity(rng: np.random.Generator) -> list[Probe]:
+    a = _relu_like_activations(rng)
+    a[0, 0] = -1e-3  # negative values are not zeros
+    return [
+        Probe(args=(a,), expected=np.asarray(np.mean(a == 0)), atol=1e-6, same_dtype=False),
+        Probe(args=(a,), mode="input_after", expected=a.copy()),
+    ]
+
+
+def probes_hoyer_sparsity(rng: np.random.Generator) -> list[Probe]:
+    from relu_course.probes import hoyer
+
+    v = np.abs(rng.normal(size=(int(rng.integers(5, 30)),)))
+    one_hot = np.eye(8)[int(rng.integers(0, 8))]
+    return [
+        Probe(args=(x,), expected=np.asarray(hoyer(x)), atol=1e-6, same_dtype=False)
+        for x in (v, one_hot)
+    ] + [Probe(args=(v,), mode="input_after", expected=v.copy())]
+
+
+EXERCISES = [
+    Exercise(
+        "activation_sparsity", notebook="03_sparsity", points=2, probes=probes_activation_sparsity
+    ),
+    Exercise("relu_activations", notebook="03_sparsity", points=3, probes=None),
+    Exercise("hoyer_sparsity", notebook="03_sparsity", points=2, probes=probes_hoyer_sparsity),
+    Exercise("skippable_macs", notebook="03_sparsity", points=3, probes=None),
+]

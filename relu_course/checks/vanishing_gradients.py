@@ -8,6 +8,7 @@ import warnings
 import numpy as np
 
 from relu_course.checks._framework import Check, describe
+from relu_course.checks._registry import Exercise, Probe
 
 __all__ = ["check_layer_gradient_norms", "check_sigmoid_grad", "check_tanh_grad"]
 
@@ -258,3 +259,39 @@ def check_layer_gradient_norms(layer_gradient_norms) -> None:
         "matches tf.GradientTape norms on 3 random models (ReLU, tanh, functional "
         "with a LayerNormalization)"
     )
+
+
+# ------------------------------------------------------------------ grading probes
+def _elementwise_probes(reference):
+    def probes(rng: np.random.Generator) -> list[Probe]:
+        x64 = rng.normal(scale=3, size=(4, 5))
+        x64[0, 0] = 0.0
+        x32 = rng.normal(scale=3, size=(7,)).astype(np.float32)
+        return [
+            Probe(args=(x64,), expected=reference(x64), atol=1e-12),
+            Probe(args=(x32,), expected=reference(x32), atol=1e-6),
+            Probe(args=(x64,), mode="input_after", expected=x64.copy()),
+        ]
+
+    return probes
+
+
+def probes_sigmoid_grad(rng: np.random.Generator) -> list[Probe]:
+    from relu_course.activations import sigmoid_grad
+
+    return _elementwise_probes(sigmoid_grad)(rng)
+
+
+def probes_tanh_grad(rng: np.random.Generator) -> list[Probe]:
+    from relu_course.activations import tanh_grad
+
+    return _elementwise_probes(tanh_grad)(rng)
+
+
+EXERCISES = [
+    Exercise(
+        "sigmoid_grad", notebook="02_vanishing_gradients", points=2, probes=probes_sigmoid_grad
+    ),
+    Exercise("tanh_grad", notebook="02_vanishing_gradients", points=2, probes=probes_tanh_grad),
+    Exercise("layer_gradient_norms", notebook="02_vanishing_gradients", points=3, probes=None),
+]

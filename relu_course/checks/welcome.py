@@ -7,8 +7,9 @@ import numbers
 import numpy as np
 
 from relu_course.checks._framework import Check
+from relu_course.checks._registry import Exercise, Probe
 
-__all__ = ["check_add_one"]
+__all__ = ["EXERCISES", "check_add_one", "probes_add_one"]
 
 
 def check_add_one(add_one) -> None:
@@ -32,3 +33,20 @@ def check_add_one(add_one) -> None:
     check.expect_like(got, array + 1, on)
     check.expect_close(got, array + 1, on, x=array, hint="x + 1 adds 1 to every element")
     check.passed("numbers and arrays, inputs left unchanged")
+
+
+def probes_add_one(rng: np.random.Generator) -> list[Probe]:
+    i = int(rng.integers(-(10**6), 10**6))
+    r = float(rng.normal() * 100)
+    a = rng.normal(size=(int(rng.integers(2, 5)), 3))
+    n = rng.integers(-50, 50, size=(4,)).astype(np.int64)
+    return [
+        Probe(args=(i,), expected=np.array(float(i + 1)), same_dtype=False),
+        Probe(args=(r,), expected=np.array(r + 1), atol=1e-9, same_dtype=False),
+        Probe(args=(a,), expected=a + 1, atol=1e-12),
+        Probe(args=(n,), expected=n + 1),
+        Probe(args=(a,), mode="input_after", expected=a.copy()),
+    ]
+
+
+EXERCISES = [Exercise("add_one", notebook="00_welcome", points=1, probes=probes_add_one)]
