@@ -18,9 +18,21 @@ if "XDG_STATE_HOME" not in os.environ:
 
     os.environ["XDG_STATE_HOME"] = tempfile.mkdtemp(prefix="relu-course-test-state-")
 
+# One seed for every check's inputs in this session (fresh each session, so the catalogue
+# still meets new inputs run after run); printed in the header so that a failure replays.
+if not os.environ.get("RELU_COURSE_CHECK_SEED"):
+    import secrets
+
+    os.environ["RELU_COURSE_CHECK_SEED"] = str(secrets.randbits(32))
+
 import pytest  # noqa: E402
 
 from relu_course.checks import CheckFailed  # noqa: E402
+
+
+def pytest_report_header(config):
+    seed = os.environ["RELU_COURSE_CHECK_SEED"]
+    return f"relu-course checks: RELU_COURSE_CHECK_SEED={seed} (set it to replay a failure)"
 
 
 def assert_rejected(check, candidate, *fragments: str) -> str:

@@ -130,6 +130,21 @@ def test_every_course_notebook_exists():
     assert set(REQUIRED_CLAIMS) <= set(ASSIGNMENTS), "a notebook of COURSE.md's ledger is missing"
 
 
+def test_every_checks_module_declares_exercises():
+    import importlib
+    import pkgutil
+
+    import relu_course.checks as checks
+
+    for info in pkgutil.iter_modules(checks.__path__):
+        if not info.name.startswith("_"):
+            module = importlib.import_module(f"relu_course.checks.{info.name}")
+            assert isinstance(getattr(module, "EXERCISES", None), list), (
+                f"relu_course/checks/{info.name}.py: declare its exercises, "
+                "EXERCISES = [Exercise(...)] (see relu_course/checks/_registry.py)"
+            )
+
+
 def test_registry_and_notebooks_agree():
     """Every graded exercise of a solution notebook is in the registry (with the same points,
     declared for that notebook), and every registered exercise is graded by its notebook."""

@@ -421,6 +421,58 @@ def test_check_restores_alarm_and_tf32_state():
     assert tf.config.experimental.tensor_float_32_execution_enabled() == tf32
 
 
+def test_check_keeps_an_outer_time_limit():
+    """A grader's per-cell alarm armed around a check survives it (re-armed with what is
+    left), and an outer deadline shorter than the check's own still reaches its handler."""
+    import signal
+    import time
+
+    from relu_course.checks._framework import _run_limited
+
+    class Outer(BaseException):
+        pass
+
+    def outer_handler(signum, frame):
+        raise Outer()
+
+    previous = signal.signal(signal.SIGALRM, outer_handler)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 20.0)
+        check_relu_np(lambda x: np.maximum(x, 0))
+        left, _ = signal.getitimer(signal.ITIMER_REAL)
+        assert 0 < left <= 20.0, "the outer timer was cancelled by the check"
+        assert signal.getsignal(signal.SIGALRM) is outer_handler
+        signal.setitimer(signal.ITIMER_REAL, 0.2)  # shorter than the check's limit
+        with pytest.raises(Outer):
+            _run_limited(time.sleep, (5,), {}, 3.0)
+        assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)  # fired once, not re-armed
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def test_failed_check_names_its_seed_and_the_seed_replays_the_inputs(monkeypatch):
+    seen = []
+
+    def wrong(x):
+        seen.append(np.array(x, copy=True))
+        return np.abs(x)
+
+    monkeypatch.setenv("RELU_COURSE_CHECK_SEED", "12345")
+    with pytest.raises(CheckFailed) as first:
+        check_relu_np(wrong)
+    assert "RELU_COURSE_CHECK_SEED=12345" in str(first.value)
+    replay = len(seen)
+    with pytest.raises(CheckFailed) as second:
+        check_relu_np(wrong)
+    assert str(first.value) == str(second.value)
+    assert all(np.array_equal(a, b) for a, b in zip(seen[:replay], seen[replay:], strict=True))
+    monkeypatch.delenv("RELU_COURSE_CHECK_SEED")
+    with pytest.raises(CheckFailed) as fresh:
+        check_relu_np(wrong)
+    assert "RELU_COURSE_CHECK_SEED=12345" not in str(fresh.value)
+
+
 def test_check_is_an_assertion_error():
     assert issubclass(CheckFailed, AssertionError)
 

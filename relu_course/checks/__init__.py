@@ -33,10 +33,9 @@ def registry() -> dict[str, Exercise]:
         if info.name.startswith("_"):
             continue
         module = importlib.import_module(f"{__name__}.{info.name}")
-        declared = getattr(module, "EXERCISES", None)
-        if declared is None:
-            raise ImportError(f"relu_course.checks.{info.name} declares no EXERCISES list")
-        for exercise in declared:
+        # a module without EXERCISES (helpers in the making) adds nothing; the test suite
+        # fails on it (tests/test_notebooks.py::test_every_checks_module_declares_exercises)
+        for exercise in getattr(module, "EXERCISES", ()):
             if not isinstance(exercise, Exercise):
                 raise TypeError(f"relu_course.checks.{info.name}.EXERCISES: {exercise!r}")
             if exercise.name in found:

@@ -1,8 +1,10 @@
 """The machinery every ``check_<exercise>`` shares.
 
-A check calls the learner's candidate on fresh random inputs (an unseeded generator, so a
+A check calls the learner's candidate on fresh random inputs (a new seed every run, so a
 hard-coded answer cannot pass), on every visible TensorFlow device with TF32 off, under a
-time limit, and verifies that the candidate left its inputs alone. Every failure raises
+time limit, and verifies that the candidate left its inputs alone. A failure message ends
+with the seed of its inputs; ``RELU_COURSE_CHECK_SEED=<seed>`` replays exactly those inputs
+(the test suite fixes it per session and prints it in its header). Every failure raises
 :class:`CheckFailed` (an ``AssertionError``) whose message says, in plain words, what is
 wrong, on which input, what was expected, what came back, and a hint.
 """
@@ -11,18 +13,33 @@ from __future__ import annotations
 
 import copy
 import os
+import secrets
 import signal
 import threading
+import time
 import traceback
 from collections.abc import Callable, Iterator
 from typing import Any, NoReturn
 
 import numpy as np
 
-__all__ = ["Check", "CheckFailed", "describe"]
+__all__ = ["Check", "CheckFailed", "SEED_ENV", "check_seed", "describe"]
 
 # Seconds per candidate call: generous for a first tf.function trace or a small fit.
 DEFAULT_TIME_LIMIT = float(os.environ.get("RELU_COURSE_CHECK_TIME_LIMIT", "30"))
+SEED_ENV = "RELU_COURSE_CHECK_SEED"
+
+
+def check_seed() -> int:
+    """The seed of a check's inputs: ``$RELU_COURSE_CHECK_SEED`` when set (to replay a
+    failure), else a fresh random one."""
+    value = os.environ.get(SEED_ENV, "").strip()
+    if value:
+        try:
+            return int(value)
+        except ValueError:
+            raise ValueError(f"{SEED_ENV} must be an integer, got {value!r}") from None
+    return secrets.randbits(32)
 
 
 class CheckFailed(AssertionError):
@@ -119,7 +136,8 @@ class Check:
         self.time_limit = time_limit
         self.device: str | None = None
         self.device_count = 1
-        self.rng = np.random.default_rng()  # fresh entropy on purpose: no seed to game
+        self.seed = check_seed()  # fresh unless replaying: a hard-coded answer cannot pass
+        self.rng = np.random.default_rng(self.seed)
         if is_class and not isinstance(candidate, type):
             self.fail(
                 f"check_{name} expects the class {name} itself, not {describe(candidate)}",
@@ -155,6 +173,7 @@ class Check:
             lines.append(f"  got:      {got if isinstance(got, str) else describe(got)}")
         if hint:
             lines.append(f"  hint: {hint}")
+        lines.append(f"  (inputs from seed {self.seed}: {SEED_ENV}={self.seed} replays them)")
         raise CheckFailed("\n".join(lines)) from None
 
     def passed(self, summary: str) -> None:
@@ -350,22 +369,36 @@ def _run_limited(function: Callable, args: tuple, kwargs: dict, seconds: float) 
     """Call ``function`` and interrupt it after ``seconds`` by raising :class:`_TimeLimit`.
 
     In the main thread (where a Jupyter kernel runs cells) SIGALRM interrupts a looping
-    candidate cleanly. Elsewhere (no signals there) the call runs in a daemon thread and is
-    abandoned after the limit: the check still reports instead of hanging, though the loop
-    keeps a core busy until the kernel restarts.
+    candidate cleanly. A time limit already armed around the check (a grader's per-cell
+    ``signal.alarm``) is kept: the shorter of the two fires first, the outer one is handed
+    to its own handler, and on return the outer timer is re-armed with what is left of it.
+    Elsewhere (no signals there) the call runs in a daemon thread and is abandoned after
+    the limit: the check still reports instead of hanging, though the loop keeps a core
+    busy until the kernel restarts.
     """
     if hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread():
+        outer_left, outer_interval = signal.getitimer(signal.ITIMER_REAL)
+        outer_first = 0.0 < outer_left < seconds
+        fired = {"outer": False}
+        started = time.monotonic()
 
         def on_alarm(signum, frame):
+            if outer_first and callable(previous):
+                fired["outer"] = True
+                signal.signal(signal.SIGALRM, previous)
+                return previous(signum, frame)  # the outer deadline: its handler decides
             raise _TimeLimit()
 
         previous = signal.signal(signal.SIGALRM, on_alarm)
-        signal.setitimer(signal.ITIMER_REAL, seconds)
+        signal.setitimer(signal.ITIMER_REAL, outer_left if outer_first else seconds)
         try:
             return function(*args, **kwargs)
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, previous)
+            if outer_left > 0 and not fired["outer"]:
+                left = outer_left - (time.monotonic() - started)
+                signal.setitimer(signal.ITIMER_REAL, max(left, 1e-3), outer_interval)
 
     outcome: dict[str, Any] = {}
 
