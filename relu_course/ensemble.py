@@ -237,6 +237,20 @@ class MLPEnsemble:
             variables = variables + self.gammas + self.betas
         return variables
 
+    @property
+    def state_variables(self) -> list[tf.Variable]:
+        """Every per-network variable (weights, PReLU slopes, BN parameters and moving
+        statistics), each with the network on axis 0."""
+        return (
+            self.kernels
+            + self.biases
+            + self.alphas
+            + self.gammas
+            + self.betas
+            + self.moving_means
+            + self.moving_variances
+        )
+
     def network_weights(self, n: int) -> list[np.ndarray]:
         """Network ``n``'s weights as a Keras ``Dense`` stack holds them: kernel, bias, …
         (a BN-before network's hidden biases are zeros: its Dense layers have none)."""
@@ -407,6 +421,8 @@ def train_ensemble(
     momentum: float = 0.0,
     batch_size: int = 64,
     y_train=None,
+    evaluate_train: bool = True,
+    restore_best: str | None = None,
     progress: str | None = None,
 ) -> dict[str, np.ndarray]:
     """Train every network at once; each shuffles with its own seed (``1000 + seed``).
@@ -417,10 +433,19 @@ def train_ensemble(
     flipped); validation and test always use ``data``'s labels. Each epoch runs
     ``n_train // batch_size`` full batches (the remainder of the shuffled order is skipped).
 
+    ``restore_best``: a history key such as "val_loss"; at the end every network gets back
+    its state (weights, PReLU slopes, BN parameters and statistics) from the epoch where
+    that key was lowest (the epoch :func:`select_epochs` returns), as Keras's
+    ``EarlyStopping(restore_best_weights=True)`` would after the full run. Never monitor a
+    test key: the test part must not take part in any choice.
+
     Returns arrays of shape (epochs, networks), evaluated on the full sets at each epoch end
-    in inference mode: ``loss``, ``accuracy`` (against the labels trained on), ``val_loss``,
-    ``val_accuracy``, and ``test_loss``, ``test_accuracy`` when ``data`` has a test part.
+    in inference mode: ``loss``, ``accuracy`` (against the labels trained on; skipped with
+    ``evaluate_train=False``), ``val_loss``, ``val_accuracy``, and ``test_loss``,
+    ``test_accuracy`` when ``data`` has a test part.
     """
+    if restore_best is not None and restore_best.startswith("test_"):
+        raise ValueError("early stopping must not look at the test part")
     n_nets, n = ensemble.num_networks, len(data.x_train)
     labels = np.broadcast_to(np.asarray(data.y_train, np.int32), (n_nets, n))
     if y_train is not None:
@@ -449,7 +474,8 @@ def train_ensemble(
                 )
             opt.apply(tape.gradient(total, variables))
 
-    parts = [("", data.x_train, labels), ("val_", data.x_val, data.y_val)]
+    parts = [("", data.x_train, labels)] if evaluate_train else []
+    parts.append(("val_", data.x_val, data.y_val))
     if data.x_test is not None:
         parts.append(("test_", data.x_test, data.y_test))
     history = {prefix + key: [] for prefix, _, _ in parts for key in ("loss", "accuracy")}
@@ -458,22 +484,38 @@ def train_ensemble(
         from tqdm.auto import tqdm
 
         epoch_iter = tqdm(epoch_iter, desc=progress, leave=False)
+    if n < batch_size:
+        raise ValueError(f"batch_size {batch_size} exceeds the {n} training examples")
+    if restore_best is not None and restore_best not in history:
+        raise ValueError(f"restore_best={restore_best!r} is not one of {sorted(history)}")
+    state = ensemble.state_variables
+    best_value = np.full(n_nets, np.inf)
+    best_state = [np.asarray(v).copy() for v in state]
     for _ in epoch_iter:
-        if n < batch_size:
-            raise ValueError(f"batch_size {batch_size} exceeds the {n} training examples")
         order = np.stack([r.permutation(n) for r in rngs])
         run_epoch(tf.constant(order, tf.int32))
         for prefix, xs, ys in parts:
             loss, accuracy = _evaluate(ensemble, xs, ys)
             history[prefix + "loss"].append(loss)
             history[prefix + "accuracy"].append(accuracy)
+        if restore_best is not None:
+            value = np.nan_to_num(history[restore_best][-1], nan=np.inf)
+            better = value < best_value
+            best_value = np.where(better, value, best_value)
+            for saved, variable in zip(best_state, state, strict=True):
+                saved[better] = np.asarray(variable)[better]
+    if restore_best is not None:
+        for saved, variable in zip(best_state, state, strict=True):
+            variable.assign(saved)
     return {key: np.array(values) for key, values in history.items()}
 
 
 def select_epochs(history: dict[str, np.ndarray], by: str = "val_loss") -> np.ndarray:
-    """Early stopping: per network, the epoch index (from 0) with the lowest ``by`` (a loss)
-    — chosen on validation data only, never on the test part."""
-    return np.argmin(history[by], axis=0)
+    """Early stopping: per network, the epoch index (from 0) with the lowest ``by`` (a loss;
+    NaN counts as worst) — chosen on validation data only, never on the test part."""
+    if by.startswith("test_"):
+        raise ValueError("early stopping must not look at the test part")
+    return np.argmin(np.nan_to_num(history[by], nan=np.inf), axis=0)
 
 
 def history_at(history: dict[str, np.ndarray], key: str, epochs) -> np.ndarray:

@@ -358,3 +358,37 @@ def test_load_digits_split_with_test_part():
     other = load_digits_split(val_fraction=0.3, test_fraction=0.2)
     np.testing.assert_array_equal(other.y_test, split.y_test)
     assert split.num_classes == 10
+
+
+def test_restore_best_returns_the_early_stopping_epoch():
+    """restore_best='val_loss' leaves every network as it was at its lowest validation loss
+    (as select_epochs reports it); the test part is never used for the choice."""
+    from relu_course.ensemble import _evaluate
+
+    full = _data(n=160)
+    data = Split(full.x_train[:32], full.y_train[:32], full.x_train[32:96], full.y_train[32:96])
+    data = Split(
+        data.x_train, data.y_train, data.x_val, data.y_val, full.x_train[96:], full.y_train[96:]
+    )
+    specs = [NetSpec("relu", 0), NetSpec("tanh", 1, batch_norm="after"), NetSpec("prelu", 2)]
+    ensemble = MLPEnsemble(specs, depth=2, width=32, input_dim=8, num_classes=3)
+    history = train_ensemble(
+        ensemble,
+        data,
+        epochs=25,
+        batch_size=16,
+        learning_rate=3e-2,
+        evaluate_train=False,
+        restore_best="val_loss",
+    )
+    assert "loss" not in history and history["val_loss"].shape == (25, 3)
+    epochs = select_epochs(history)
+    assert np.any(epochs < 24), "the run should overfit, or the test proves nothing"
+    val_loss, _ = _evaluate(ensemble, data.x_val, data.y_val)
+    np.testing.assert_allclose(val_loss, history["val_loss"].min(axis=0), rtol=1e-5)
+    _, test_accuracy = _evaluate(ensemble, data.x_test, data.y_test)
+    np.testing.assert_array_equal(test_accuracy, history_at(history, "test_accuracy", epochs))
+    with pytest.raises(ValueError, match="test"):
+        train_ensemble(ensemble, data, epochs=1, batch_size=16, restore_best="test_loss")
+    with pytest.raises(ValueError, match="test"):
+        select_epochs(history, by="test_loss")
