@@ -14,6 +14,8 @@ __all__ = [
     "dead_fraction_per_layer",
     "dead_unit_mask",
     "dense_layers",
+    "error_norms",
+    "gradient_and_error_norms",
     "gradient_norms",
     "hoyer",
     "is_relu_layer",
@@ -80,6 +82,60 @@ def gradient_norms(model: keras.Model, x, y) -> np.ndarray:
         loss = loss_fn(y, model(tf.convert_to_tensor(x), training=False))
     grads = tape.gradient(loss, kernels)
     return np.array([float(tf.norm(g)) for g in grads], dtype=np.float64)
+
+
+def _chain_layers(model: keras.Model) -> list[keras.layers.Layer]:
+    """The layers of a model that is a plain chain (Sequential, or functional without
+    branches), input side first; raises ``ValueError`` for anything else."""
+    chain = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
+    if not isinstance(model, keras.Sequential):
+        previous = model.inputs[0] if len(model.inputs) == 1 else None
+        for layer in chain:
+            if previous is None or layer.input is not previous:
+                raise ValueError(
+                    "error norms need a model whose layers form one chain (a Sequential)"
+                )
+            previous = layer.output
+    return chain
+
+
+def gradient_and_error_norms(model: keras.Model, x, y) -> tuple[np.ndarray, np.ndarray]:
+    """Per Dense layer (input side first): ‖∂L/∂W‖ of its kernel and ‖∂L/∂z‖ of its
+    pre-activation z = a·W + b, both from one forward pass in inference mode.
+
+    L is the mean sparse categorical cross-entropy from logits over the batch, so ∂L/∂z has
+    shape (batch, units) and its norm is the Frobenius norm over batch and units. z is taken
+    *before* any activation a ``Dense(..., activation=...)`` applies itself. The model must
+    be a chain of layers (a ``keras.Sequential``); other layers run with ``training=False``.
+    """
+    x = tf.convert_to_tensor(x, tf.float32)
+    kernels, pre_activations = [], []
+    with tf.GradientTape() as tape:
+        h = x
+        for layer in _chain_layers(model):
+            if isinstance(layer, keras.layers.Dense):
+                z = tf.matmul(h, layer.kernel)
+                if layer.bias is not None:
+                    z = z + layer.bias
+                kernels.append(layer.kernel)
+                pre_activations.append(z)
+                h = layer.activation(z)
+            else:
+                h = layer(h, training=False)
+        loss = tf.reduce_mean(
+            tf.nn.sparse_softmax_cross_entropy_with_logits(tf.cast(y, tf.int32), h)
+        )
+    kernel_grads, errors = tape.gradient(loss, [kernels, pre_activations])
+    return (
+        np.array([float(tf.norm(g)) for g in kernel_grads], dtype=np.float64),
+        np.array([float(tf.norm(e)) for e in errors], dtype=np.float64),
+    )
+
+
+def error_norms(model: keras.Model, x, y) -> np.ndarray:
+    """L2 norm of the back-propagated error ∂L/∂z at each Dense layer's pre-activation,
+    input side first (L: mean sparse CE from logits; see :func:`gradient_and_error_norms`)."""
+    return gradient_and_error_norms(model, x, y)[1]
 
 
 def zero_fraction(a) -> float:
