@@ -1,15 +1,18 @@
-"""End-to-end catalogue of submissions through ``relu-course grade``.
+"""Units of ``relu-course grade``: metadata restoration, output bounds, hidden-test scrubbing,
+stored results, the sandbox itself and the executor's hang/death handling.
 
-One batch (built from solutions/00_welcome, one from 01_relu) is graded once, in parallel;
-each case asserts its own score and reason, and that nothing else in the batch was lost.
+The end-to-end batch (honest, malformed and hostile submissions) is in
+``tests/test_grading_attacks.py``.
 """
 
 from __future__ import annotations
 
+import argparse
 import copy
-import csv
-import hashlib
-import shutil
+import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import nbformat
@@ -17,32 +20,30 @@ import pytest
 
 from relu_course.course import course_root
 from relu_course.grading import grade as grading
-from relu_course.grading.cells import locked_cell_changes
+from relu_course.grading import sandbox
+from relu_course.grading.cells import Tampering, hidden_test_lines, locked_cell_changes
+from relu_course.grading.execute import (
+    DIED,
+    NOT_RUN,
+    TIMEOUT,
+    OutputBudget,
+    OutputLimits,
+    execute_notebook,
+    scrub_outputs,
+)
+from relu_course.grading.sanitize import restore_metadata, tamper_findings
 
 REPO = course_root(Path(__file__).parent)
-TIMEOUT = 30  # seconds per cell: the swallowed infinite loop costs two of these
+needs_bwrap = pytest.mark.skipif(
+    not sandbox.available() and not os.environ.get("CI"), reason="bubblewrap not installed"
+)
 
 
-def _release(assignment: str):
+def _release(assignment: str = "00_welcome"):
     return nbformat.read(REPO / "notebooks" / assignment / f"{assignment}.ipynb", as_version=4)
 
 
-def _with_answers(nb, answers: dict[str, str]):
-    nb = copy.deepcopy(nb)
-    for cell in nb.cells:
-        grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
-        if grade_id in answers:
-            cell.source = answers[grade_id]
-    return nb
-
-
-CORRECT = '''def add_one(x):
-    """Return x + 1."""
-    return x + 1
-'''
-
-
-def _cell_index(nb, grade_id):
+def _index(nb, grade_id):
     return next(
         i
         for i, c in enumerate(nb.cells)
@@ -50,260 +51,278 @@ def _cell_index(nb, grade_id):
     )
 
 
-def _welcome_cases() -> dict[str, tuple[object, float, str]]:
-    """student -> (notebook, bytes or None, expected final score, expected reason fragment)."""
-    release = _release("00_welcome")
-    cases = {}
-
-    def add(name, nb, score, reason):
-        cases[name] = (nb, score, reason)
-
-    add("correct", _with_answers(release, {"add_one": CORRECT}), 1, "")
-    add("stub", release, 0, "")
-    add("wrong", _with_answers(release, {"add_one": "def add_one(x):\n    return x + 2\n"}), 0, "")
-    add(
-        "visible_only",
-        _with_answers(
-            release,
-            {
-                "add_one": (
-                    "def add_one(x):\n    if isinstance(x, np.ndarray):\n"
-                    "        return (x + 1).astype(np.float32)\n    return x + 1\n"
-                )
-            },
-        ),
-        0,
-        "",
-    )
-    add(
-        "raises",
-        _with_answers(release, {"add_one": ("def add_one(x):\n    raise ValueError('oops')\n")}),
-        0,
-        "",
-    )
-    add(
-        "infinite_loop",
-        _with_answers(
-            release,
-            {
-                "add_one": (
-                    "def add_one(x):\n    while True:\n        try:\n            while True:\n"
-                    "                pass\n        except BaseException:\n            pass\n"
-                )
-            },
-        ),
-        0,
-        "",
-    )
-    add(
-        "stderr_warnings",
-        _with_answers(
-            release,
-            {
-                "add_one": (
-                    "import sys\nimport warnings\n\n\ndef add_one(x):\n"
-                    "    warnings.warn('add_one is being careful')\n"
-                    "    print('2025-01-01 I tensorflow: some log line', file=sys.stderr)\n"
-                    "    return x + 1\n"
-                )
-            },
-        ),
-        1,
-        "",
-    )
-    deleted = _with_answers(release, {"add_one": CORRECT})
-    del deleted.cells[_cell_index(deleted, "test_add_one")]
-    add("deleted_test", deleted, 0, "deleted")
-    edited = _with_answers(release, {"add_one": "def add_one(x):\n    return x\n"})
-    edited.cells[_cell_index(edited, "test_add_one")].source = "pass"
-    add("edited_test", edited, 0, "edited")
-    add("invalid_json", b'{"cells": [', 0, "not valid notebook JSON")
-    add("missing_notebook", None, 0, "notebook missing")
-    add("empty_file", b"", 0, "empty file")
-    add("extra_files", _with_answers(release, {"add_one": CORRECT}), 1, "")
-    add(
-        "monkeypatch",
-        _with_answers(
-            release,
-            {
-                "add_one": (
-                    "import relu_course.checks\n\n\nclass _Agreeable:\n    dtype = np.int64\n\n"
-                    "    def __eq__(self, other):\n        return True\n\n\n"
-                    "def add_one(x):\n    return _Agreeable()\n\n\n"
-                    "check_add_one = lambda candidate: None\n"
-                    "relu_course.checks.check_add_one = check_add_one\n"
-                    "np.array_equal = lambda *args, **kwargs: True\n"
-                )
-            },
-        ),
-        0,
-        "re-verification",
-    )
-    loud = _with_answers(release, {"add_one": CORRECT + "\nprint('x' * 3_000_000)\n"})
-    add("megabytes_output", loud, 1, "")
-    return cases
-
-
-RELU_ANSWERS = {
-    "relu_np": "def relu_np(x):\n    return np.maximum(x, np.zeros((), dtype=x.dtype))\n",
-    "relu_grad": "def relu_grad(x):\n    return (x > 0).astype(x.dtype)\n",
-    "relu_tf": "def relu_tf(x):\n    return tf.abs(x)\n",
-}
-
-
-def _write(folder: Path, name: str, content) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    if content is None:
-        (folder / "README.txt").write_text("forgot the notebook\n")
-    elif isinstance(content, bytes):
-        (folder / name).write_bytes(content)
-    else:
-        nbformat.write(content, folder / name)
-
-
-def _tree_digest(folder: Path) -> str:
-    digest = hashlib.sha256()
-    for path in sorted(folder.rglob("*")):
-        digest.update(str(path.relative_to(folder)).encode())
-        if path.is_file():
-            digest.update(path.read_bytes())
-    return digest.hexdigest()
-
-
-def make_course(tmp: Path, assignments=("00_welcome", "01_relu")) -> Path:
-    """A scratch course folder: config, solutions and release of the given assignments."""
-    course = tmp / "course"
-    course.mkdir()
-    shutil.copy(REPO / "nbgrader_config.py", course)
-    for assignment in assignments:
-        shutil.copytree(REPO / "solutions" / assignment, course / "solutions" / assignment)
-        shutil.copytree(REPO / "notebooks" / assignment, course / "notebooks" / assignment)
-    return course
-
-
-@pytest.fixture(scope="module")
-def batch(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("grading")
-    course = make_course(tmp)
-    submitted = tmp / "submitted"
-    cases = _welcome_cases()
-    for student, (content, _, _) in cases.items():
-        _write(submitted / student / "00_welcome", "00_welcome.ipynb", content)
-    extra = submitted / "extra_files" / "00_welcome"
-    (extra / "notes.md").write_text("my notes\n")
-    (extra / "helper.py").write_text("raise SystemExit('never imported')\n")
-    (extra / "data").mkdir()
-    (extra / "data" / "x.csv").write_text("1,2\n")
-    _write(
-        submitted / "relu_partial" / "01_relu",
-        "01_relu.ipynb",
-        _with_answers(_release("01_relu"), RELU_ANSWERS),
-    )
-    before = _tree_digest(submitted)
-    results = grading.grade(
-        course, submitted, jobs=2, timeout=TIMEOUT, csv_path=tmp / "grades.csv", progress=False
-    )
-    return {
-        "course": course,
-        "submitted": submitted,
-        "cases": cases,
-        "before": before,
-        "results": {(r.student, r.assignment): r for r in results},
-        "csv": tmp / "grades.csv",
-    }
-
-
-WELCOME = list(_welcome_cases())
-
-
-@pytest.mark.parametrize("student", WELCOME)
-def test_catalogue_score_and_reason(batch, student):
-    _, expected, reason = batch["cases"][student]
-    result = batch["results"][(student, "00_welcome")]
-    text = " | ".join([result.status, *result.tampering, *result.disagreements])
-    assert result.score == expected, f"{student}: {result.score} ({text})"
-    assert result.max_score == 1
-    if reason:
-        assert reason in text, f"{student}: {reason!r} not in {text!r}"
-    else:
-        assert result.status == "graded" and not result.disagreements, text
-
-
-def test_nothing_lost_and_originals_untouched(batch):
-    expected = {(s, "00_welcome") for s in WELCOME} | {("relu_partial", "01_relu")}
-    assert set(batch["results"]) == expected
-    assert _tree_digest(batch["submitted"]) == batch["before"]
-    rows = list(csv.DictReader(open(batch["csv"], encoding="utf-8")))
-    assert {(r["student"], r["assignment"]) for r in rows} == expected
-    assert batch["csv"].with_suffix(".nbgrader.csv").is_file()
-
-
-def test_relu_partial_scores_per_exercise(batch):
-    result = batch["results"][("relu_partial", "01_relu")]
-    scores = {e.grade_id: e.final for e in result.exercises}
-    assert scores == {
-        "test_relu_np": 2,
-        "test_relu_tf": 0,
-        "test_relu_grad": 2,
-        "test_hat_network": 0,
-    }, result
-    assert not result.disagreements
-
-
-def test_monkeypatch_reported_and_zeroed_in_gradebook(batch):
-    from nbgrader.api import Gradebook
-
-    result = batch["results"][("monkeypatch", "00_welcome")]
-    assert result.nbgrader_score == 1 and result.score == 0
-    assert any("numpy.array_equal" in t or "check_add_one" in t for t in result.tampering)
-    with Gradebook(grading._db_url(batch["course"])) as gb:
-        grade = gb.find_grade("test_add_one", "00_welcome", "00_welcome", "monkeypatch")
-        assert grade.score == 0 and grade.needs_manual_grade
-
-
-def test_stderr_and_timeouts_cost_only_their_exercise(batch):
-    loop = batch["results"][("infinite_loop", "00_welcome")]
-    assert loop.status == "graded" and "time limit" in loop.exercises[0].message
-    assert batch["results"][("stderr_warnings", "00_welcome")].nbgrader_score == 1
-
-
-def test_large_output_is_truncated(batch):
-    autograded = batch["course"] / "autograded" / "megabytes_output" / "00_welcome"
-    assert (autograded / "00_welcome.ipynb").stat().st_size < 500_000
-
-
-def test_feedback_hides_hidden_tests(batch):
-    feedback = batch["course"] / "feedback" / "visible_only" / "00_welcome" / "00_welcome.html"
-    html = feedback.read_text(encoding="utf-8")
-    assert "add_one" in html
-    for secret in ("HIDDEN TESTS", "add_one(-1) == 0", "np.arange(6, dtype=np.int64)"):
-        assert secret not in html
-
-
-def test_regrade_is_idempotent_and_keeps_manual_grades(batch, tmp_path):
-    from nbgrader.api import Gradebook
-
-    course, submitted = batch["course"], tmp_path / "again"
-    shutil.copytree(batch["submitted"] / "correct", submitted / "correct")
-    with Gradebook(grading._db_url(course)) as gb:
-        grade = gb.find_grade("test_add_one", "00_welcome", "00_welcome", "correct")
-        grade.manual_score = 0.5
-        gb.db.commit()
-    again = grading.grade(course, submitted, jobs=1, timeout=TIMEOUT, progress=False)
-    assert [(r.student, r.score) for r in again] == [("correct", 0.5)]
-    with Gradebook(grading._db_url(course)) as gb:
-        grade = gb.find_grade("test_add_one", "00_welcome", "00_welcome", "correct")
-        assert grade.auto_score == 1 and grade.manual_score == 0.5
-        # the rest of the batch is still in the gradebook, unchanged
-        assert gb.find_grade("test_add_one", "00_welcome", "00_welcome", "monkeypatch").score == 0
-        assert len(gb.students) == len(WELCOME) + 1
+# --- metadata ----------------------------------------------------------------------------------
 
 
 def test_locked_cell_changes_names_stripped_metadata():
-    release = _release("00_welcome")
+    release = _release()
     stripped = copy.deepcopy(release)
-    stripped.cells[_cell_index(stripped, "test_add_one")].metadata = {}
+    stripped.cells[_index(stripped, "test_add_one")].metadata = {}
     assert [str(t) for t in locked_cell_changes(stripped, release)] == [
         "test_add_one: metadata stripped"
     ]
     assert locked_cell_changes(release, release) == []
+
+
+def test_untouched_submission_needs_no_restoration():
+    release = _release()
+    restored, findings = tamper_findings(release, release)
+    assert findings == [] and restored == release
+
+
+@pytest.mark.parametrize(
+    ("changes", "reported"),
+    [
+        ({"grade": False}, "grade True → False"),
+        ({"points": 100}, "points 1 → 100"),
+        ({"locked": False, "solution": True}, "locked True → False"),
+    ],
+)
+def test_changed_test_metadata_is_restored_and_reported(changes, reported):
+    release = _release()
+    nb = copy.deepcopy(release)
+    nb.cells[_index(nb, "test_add_one")].metadata["nbgrader"].update(changes)
+    restored, findings = restore_metadata(nb, release)
+    cell = restored.cells[_index(restored, "test_add_one")]
+    assert (
+        cell.metadata["nbgrader"]
+        == release.cells[_index(release, "test_add_one")].metadata["nbgrader"]
+    )
+    assert len(findings) == 1 and findings[0].grade_id == "test_add_one"
+    assert reported in findings[0].change
+
+
+def test_extra_and_duplicate_grade_cells_lose_their_metadata():
+    release = _release()
+    nb = copy.deepcopy(release)
+    test = nb.cells[_index(nb, "test_add_one")]
+    bonus = nbformat.v4.new_code_cell("print('free points')")
+    bonus.metadata["nbgrader"] = {"grade": True, "grade_id": "bonus", "points": 5}
+    twin = copy.deepcopy(test)
+    twin.source = "pass"
+    nb.cells += [bonus, twin]
+    restored, findings = restore_metadata(nb, release)
+    assert "nbgrader" not in restored.cells[-1].metadata
+    assert "nbgrader" not in restored.cells[-2].metadata
+    assert [t.grade_id for t in findings] == ["bonus", "test_add_one"]
+    assert "not in the release" in findings[0].change and "second cell" in findings[1].change
+
+
+def test_renamed_and_retyped_test_cells_come_back():
+    release = _release()
+    nb = copy.deepcopy(release)
+    i = _index(nb, "test_add_one")
+    nb.cells[i].metadata["nbgrader"]["grade_id"] = "test_mine"
+    restored, findings = restore_metadata(nb, release)
+    assert _index(restored, "test_add_one") == i
+    assert any("grade_id changed" in t.change for t in findings)
+
+    nb = copy.deepcopy(release)
+    cell = nb.cells[i]
+    nb.cells[i] = nbformat.v4.new_markdown_cell(cell.source, metadata=cell.metadata)
+    restored, findings = restore_metadata(nb, release)
+    assert restored.cells[i].cell_type == "code"
+    assert restored.cells[i].source == cell.source
+    assert any("cell type code → markdown" in t.change for t in findings)
+    nbformat.validate(restored)
+
+
+# --- outputs -------------------------------------------------------------------------------------
+
+
+def test_hidden_test_lines_are_scrubbed_from_every_output_kind():
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell(
+            "check(f)\n### BEGIN HIDDEN TESTS\nassert f(-1) == 0  # secret\n### END HIDDEN TESTS"
+        )
+    ]
+    secrets = hidden_test_lines(nb)
+    assert secrets == {"assert f(-1) == 0 # secret"}
+    outputs = [
+        nbformat.v4.new_output(
+            "stream", name="stdout", text="ok\n  assert f(-1) ==  0  # secret\n"
+        ),
+        nbformat.v4.new_output(
+            "error",
+            ename="AssertionError",
+            evalue="",
+            traceback=["\x1b[0;32massert\x1b[0m f(-1) == 0  # secret"],
+        ),
+        nbformat.v4.new_output(
+            "display_data", data={"text/html": "<pre>assert f(-1) == 0  # secret</pre>"}
+        ),
+    ]
+    scrub_outputs(outputs, secrets)
+    text = str(outputs)
+    assert "f(-1)" not in text and "ok" in text and "hidden-test source" in text
+
+
+def test_output_budget_bounds_every_mime_type():
+    budget = OutputBudget(OutputLimits(text_chars=100, rich_bytes=1000, notebook_bytes=20_000))
+    image = nbformat.v4.new_output(
+        "display_data", data={"image/png": "A" * 50_000, "text/html": "<b>" * 10_000}
+    )
+    kept = budget.admit(image)
+    assert set(kept["data"]) == {"text/plain"} and "omitted" in kept["data"]["text/plain"]
+    text = budget.admit(nbformat.v4.new_output("stream", name="stdout", text="x" * 10_000))
+    assert len(text["text"]) < 200
+    for _ in range(300):
+        last = budget.admit(nbformat.v4.new_output("stream", name="stdout", text="y" * 90))
+    assert "size limit" in last["text"]
+
+
+# --- stored results ------------------------------------------------------------------------------
+
+
+def test_result_files_round_trip():
+    result = grading.SubmissionResult(
+        "ada",
+        "00_welcome",
+        exercises=[grading.ExerciseResult("test_add_one", 1, 1, 0, "ok", "re-verification")],
+        tampering=[Tampering("test_add_one", "edited")],
+        notes=["time limit in cell 3"],
+        digest="abc",
+    )
+    again = grading.SubmissionResult.from_json(result.to_json())
+    assert again == result and again.score == 0 and again.final
+
+
+def test_grade_refuses_without_bwrap_unless_told(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(sandbox, "available", lambda: False)
+    (tmp_path / "submitted").mkdir()
+    args = argparse.Namespace(
+        course=str(REPO),
+        submitted=str(tmp_path / "submitted"),
+        assignment=[],
+        jobs=1,
+        timeout=10,
+        csv=str(tmp_path / "g.csv"),
+        no_sandbox=False,
+    )
+    assert grading.main(args) == 2
+    assert "--no-sandbox" in capsys.readouterr().err
+
+
+# --- the sandbox ---------------------------------------------------------------------------------
+
+
+def _in_sandbox(tmp_path: Path, code: str, **kwargs) -> subprocess.CompletedProcess:
+    scratch = tmp_path / "scratch"
+    scratch.mkdir(exist_ok=True)
+    process = sandbox.launch(
+        sandbox.Sandbox(scratch, **kwargs),
+        [sys.executable, "-c", code],
+        cwd=scratch,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    out, _ = process.communicate(timeout=120)
+    return subprocess.CompletedProcess(process.args, process.returncode, out)
+
+
+@needs_bwrap
+def test_sandbox_sees_only_its_scratch_folder(tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_text("top secret")
+    os.environ["RELU_GRADER_SECRET_UNIT"] = "unit-secret"
+    try:
+        done = _in_sandbox(
+            tmp_path,
+            f"""
+import os, socket
+print("READ", os.path.exists({str(outside / "secret.txt")!r}))
+print("COURSE", os.path.exists({str(REPO / "solutions")!r}))
+print("IFACES", [name for _, name in socket.if_nameindex()])
+print("ENV", "RELU_GRADER_SECRET_UNIT" in os.environ)
+try:
+    open("/usr/pwned", "w")
+except OSError as error:
+    print("WRITE", type(error).__name__)
+open("here.txt", "w").write("fine")
+import relu_course, numpy
+print("IMPORTS ok")
+""",
+        )
+    finally:
+        os.environ.pop("RELU_GRADER_SECRET_UNIT")
+    out = done.stdout
+    assert "READ False" in out and "COURSE False" in out, out
+    assert "IFACES ['lo']" in out and "ENV False" in out and "WRITE" in out, out
+    assert "IMPORTS ok" in out, out
+    assert (tmp_path / "scratch" / "here.txt").read_text() == "fine"
+
+
+@needs_bwrap
+def test_sandbox_bounds_memory(tmp_path):
+    done = _in_sandbox(
+        tmp_path,
+        "try:\n    b = bytearray(3 * 1024**3)\n    print('ALLOCATED')\n"
+        "except MemoryError:\n    print('LIMITED')\n",
+        memory_bytes=1024**3,
+    )
+    assert "LIMITED" in done.stdout, done.stdout
+
+
+@needs_bwrap
+def test_killing_the_sandbox_ends_detached_grandchildren(tmp_path):
+    marker = f"relu-unit-{os.getpid()}-{time.time_ns()}"
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    code = (
+        "import subprocess, sys, time\n"
+        "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)', "
+        f"'{marker}'], start_new_session=True)\n"
+        "time.sleep(120)\n"
+    )
+    process = sandbox.launch(sandbox.Sandbox(scratch), [sys.executable, "-c", code], cwd=scratch)
+    deadline = time.monotonic() + 60
+    while not _with_marker(marker) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _with_marker(marker)
+    sandbox.kill(process)
+    time.sleep(1)
+    assert _with_marker(marker) == []
+
+
+def _with_marker(marker: str) -> list[str]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and marker.encode() in (entry / "cmdline").read_bytes():
+                found.append(entry.name)
+        except OSError:
+            pass
+    return found
+
+
+# --- the executor --------------------------------------------------------------------------------
+
+
+def test_hang_costs_one_cell_and_death_keeps_what_ran(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell("x = 41\nprint('start')"),
+        nbformat.v4.new_code_cell(
+            "import time\nwhile True:\n    try:\n        time.sleep(100)\n"
+            "    except BaseException:\n        pass"
+        ),
+        nbformat.v4.new_code_cell("x += 1\nprint(x)"),
+        nbformat.v4.new_code_cell("import os\nos._exit(3)"),
+        nbformat.v4.new_code_cell("print('never')"),
+    ]
+    work = tmp_path / "work"
+    work.mkdir()
+    box = sandbox.Sandbox(tmp_path) if sandbox.available() else None
+    start = time.monotonic()
+    report = execute_notebook(nb, work, sandbox=box, private=tmp_path / "k", timeout=15)
+    assert time.monotonic() - start < 120
+    outputs = [c.outputs for c in nb.cells]
+    assert outputs[0][0]["text"] == "start\n"
+    assert outputs[1][-1]["ename"] == TIMEOUT
+    assert outputs[2][0]["text"] == "42\n"  # replayed: x came back before the next cell
+    assert outputs[3][-1]["ename"] == DIED and "kernel died in cell 3" in outputs[3][-1]["evalue"]
+    assert outputs[4][0]["ename"] == NOT_RUN and "kernel died in cell 3" in outputs[4][0]["evalue"]
+    assert report.timed_out == [1] and report.died_in == 3

@@ -16,6 +16,9 @@ __all__ = [
     "cell_outcome",
     "exercise_name",
     "grade_cells",
+    "hidden_test_lines",
+    "is_answer",
+    "is_autograded_test",
     "locked_cell_changes",
     "read_notebook",
 ]
@@ -57,8 +60,30 @@ def exercise_name(grade_id: str) -> str:
 
 
 def is_autograded_test(cell) -> bool:
+    """A code cell nbgrader scores by running it (a test cell)."""
     meta = _nbgrader(cell)
     return bool(meta.get("grade")) and not meta.get("solution") and cell.cell_type == "code"
+
+
+def is_answer(cell) -> bool:
+    """A code cell the student writes (nbgrader ``solution``)."""
+    return bool(_nbgrader(cell).get("solution")) and cell.cell_type == "code"
+
+
+_HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS(.*?)### END HIDDEN TESTS", re.S)
+
+
+def hidden_test_lines(nb, min_length: int = 8) -> set[str]:
+    """Whitespace-normalised lines of every hidden-test block of ``nb`` that are at least
+    ``min_length`` characters long (shorter ones, like ``)``, say nothing)."""
+    lines = set()
+    for cell in nb.cells:
+        for block in _HIDDEN.findall(cell.get("source", "")):
+            for line in block.splitlines():
+                norm = " ".join(_ANSI.sub("", line).split())
+                if len(norm) >= min_length:
+                    lines.add(norm)
+    return lines
 
 
 @dataclass

@@ -37,6 +37,7 @@ from pathlib import Path
 
 import nbformat
 
+from relu_course.grading.cells import hidden_test_lines
 from relu_course.grading.sandbox import Sandbox, kill, launch
 
 __all__ = [
@@ -55,7 +56,6 @@ TIMEOUT = "CellTimeoutError"
 DIED = "DeadKernelError"
 NOT_RUN = "CellNotRun"
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-_HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS(.*?)### END HIDDEN TESTS", re.S)
 KERNEL_ENV = {
     "TF_CPP_MIN_LOG_LEVEL": "3",
     "TF_ENABLE_ONEDNN_OPTS": "0",
@@ -87,18 +87,6 @@ class ExecutionReport:
     wall_limit_reached: bool = False
     cells_run: int = 0
     seconds: float = 0.0
-
-
-def hidden_test_lines(nb) -> set[str]:
-    """Normalised lines of every hidden-test block of ``nb`` (long enough to be telling)."""
-    lines = set()
-    for cell in nb.cells:
-        for block in _HIDDEN.findall(cell.get("source", "")):
-            for line in block.splitlines():
-                norm = _normalise(line)
-                if len(norm) >= 8:
-                    lines.add(norm)
-    return lines
 
 
 def _normalise(line: str) -> str:

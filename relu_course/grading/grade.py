@@ -437,7 +437,7 @@ def _scores(
 
 
 def _integrity(
-    copy: Path,
+    release_dir: Path,
     prepared: _Prepared,
     sources: dict,
     result: SubmissionResult,
@@ -447,7 +447,9 @@ def _integrity(
     re-verification outside the student's kernel."""
     from relu_course.grading.verify import verify_submission
 
-    deleted = {t.grade_id for t in prepared.tampering if t.change in ("deleted", "metadata stripped")}
+    deleted = {
+        t.grade_id for t in prepared.tampering if t.change in ("deleted", "metadata stripped")
+    }
     for exercise in result.exercises:
         if exercise.grade_id in deleted and exercise.final:
             exercise.final = 0.0
@@ -457,7 +459,15 @@ def _integrity(
         if not awarded:
             continue
         verdict = verify_submission(
-            copy / f"{name}.ipynb", nb, sources[name], awarded, timeout=settings.timeout
+            None,
+            nb,
+            sources[name],
+            awarded,
+            timeout=settings.timeout,
+            sandboxed=settings.sandbox,
+            release_dir=release_dir,
+            track=PROCESSES,
+            memory_gb=settings.memory_gb,
         )
         result.tampering += [Tampering(name, note) for note in verdict.notes]
         for exercise in result.exercises:
@@ -482,7 +492,9 @@ def _grade_one(
     scratch = _scratch_folder()
     try:
         prepared = _prepare(original, copy, scratch, release, result)
-        result.tampering += [Tampering(p.split(":")[0], p.split(": ", 1)[1]) for p in prepared.problems]
+        result.tampering += [
+            Tampering(p.split(":")[0], p.split(": ", 1)[1]) for p in prepared.problems
+        ]
         if not prepared.readable:
             result.status = "not graded: notebook " + "; ".join(prepared.problems)
             result.tampering = []
@@ -490,7 +502,7 @@ def _grade_one(
             _autograde(root, state, assignment, student, scratch, settings, result)
         _scores(root, assignment, student, release, prepared, result, settings)
         if result.status == "graded":
-            _integrity(copy, prepared, sources, result, settings)
+            _integrity(state / "release" / assignment, prepared, sources, result, settings)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     if not settings.sandbox:
@@ -500,9 +512,7 @@ def _grade_one(
 
 def _grade_one_safely(root, state, assignment, student, original, release, sources, settings):
     try:
-        result = _grade_one(
-            root, state, assignment, student, original, release, sources, settings
-        )
+        result = _grade_one(root, state, assignment, student, original, release, sources, settings)
     except _Interrupted:
         return SubmissionResult(student, assignment, status="not graded: interrupted")
     except Exception as error:  # noqa: BLE001 - one broken submission never stops the batch
@@ -682,9 +692,7 @@ def grade(
         notes.append("interrupted: finished submissions are kept; run again to grade the rest")
         raise
     finally:
-        results = [
-            finished[(a, s)] for a in wanted for s in students if (a, s) in finished
-        ]
+        results = [finished[(a, s)] for a in wanted for s in students if (a, s) in finished]
         if csv_path is not None:
             _write_csv(results, Path(csv_path))
             if not PROCESSES.stopping.is_set():
@@ -709,18 +717,22 @@ def _grade_assignment(
     from tqdm import tqdm
 
     results = _Results(assignment, finished)
-    digests = {s: _input_digest(root, assignment, submitted / s / assignment, settings) for s in batch}
+    digests = {
+        s: _input_digest(root, assignment, submitted / s / assignment, settings) for s in batch
+    }
     for student in batch:
         stored = _stored(state, root, assignment, student, digests[student])
         if stored is not None:
             results[student] = stored
     todo = [s for s in batch if s not in results]
     release = None
+    try:
+        _release_instructor_decisions(root, state, assignment, settings)
+    except Exception as error:  # noqa: BLE001 - a locked or corrupt gradebook
+        notes.append(
+            f"{assignment}: gradebook not read ({type(error).__name__}: {str(error)[:120]})"
+        )
     if todo:
-        try:
-            _release_instructor_decisions(root, state, assignment, settings)
-        except Exception as error:  # noqa: BLE001 - a locked or corrupt gradebook
-            notes.append(f"{assignment}: gradebook not read ({type(error).__name__}: {str(error)[:120]})")
         try:
             release = _prepare_assignment(root, assignment, state, settings)
         except RuntimeError as error:

@@ -30,9 +30,7 @@ class SandboxedExecute(NbGraderPreprocessor):
     """
 
     scratch = Unicode("", help="prepared scratch folder (work/ inside it)").tag(config=True)
-    sandbox = Bool(True, help="run the kernel in bubblewrap (False: --no-sandbox)").tag(
-        config=True
-    )
+    sandbox = Bool(True, help="run the kernel in bubblewrap (False: --no-sandbox)").tag(config=True)
     timeout = Integer(120, help="seconds per cell").tag(config=True)
     wall_limit = Integer(1800, help="seconds for the whole notebook").tag(config=True)
     memory_gb = Float(12.0, help="address-space limit of the sandbox, GiB").tag(config=True)

@@ -52,9 +52,7 @@ def restore_metadata(submitted, release) -> tuple[object, list[Tampering]]:
             wanted[meta["grade_id"]] = (cell.cell_type, meta)
             if meta.get("locked"):
                 by_source.setdefault(cell.source.strip(), meta["grade_id"])
-    present = {
-        m.get("grade_id") for m in map(_meta, nb.cells) if isinstance(m, dict)
-    } & set(wanted)
+    present = {m.get("grade_id") for m in map(_meta, nb.cells) if isinstance(m, dict)} & set(wanted)
     findings: list[Tampering] = []
     seen: set[str] = set()
     for index, cell in enumerate(nb.cells):
@@ -91,7 +89,9 @@ def restore_metadata(submitted, release) -> tuple[object, list[Tampering]]:
         cell.metadata["nbgrader"] = copy.deepcopy(release_meta)
         if changes:
             findings.append(
-                Tampering(grade_id, "metadata restored from the release (" + ", ".join(changes) + ")")
+                Tampering(
+                    grade_id, "metadata restored from the release (" + ", ".join(changes) + ")"
+                )
             )
     return nb, findings
 
