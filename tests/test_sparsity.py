@@ -9,7 +9,10 @@ from matplotlib.figure import Figure
 
 from relu_course.data import gaussian_inputs, load_digits_split
 from relu_course.experiments.sparsity import (
+    batch1_gather_timing,
+    break_even_sparsity,
     build_relu_mlp,
+    compare_l1_over_seeds,
     init_zero_fractions,
     sparse_matmul_speedups,
     sparsity_per_layer,
@@ -17,11 +20,19 @@ from relu_course.experiments.sparsity import (
 )
 from relu_course.plots.sparsity import (
     activation_histograms,
+    batch1_figure,
     layer_sparsity_figure,
+    paired_seeds_figure,
     speedup_figure,
     zero_fraction_figure,
 )
-from relu_course.sparsity import dense_macs, skippable_macs, zero_fraction_per_example
+from relu_course.sparsity import (
+    dense_macs,
+    gather_matvec,
+    skippable_macs,
+    weight_bytes_fraction,
+    zero_fraction_per_example,
+)
 
 
 def test_dense_macs_counts_each_zero_input_units_times():
@@ -87,9 +98,99 @@ def test_train_relu_mlp_learns():
 
 
 def test_sparse_and_dense_products_agree():
-    result = sparse_matmul_speedups([0.5, 0.99], batch=16, n_in=32, n_out=8, number=1, repeats=1)
+    result = sparse_matmul_speedups([0.5, 0.99], batch=16, n_in=32, n_out=8, number=1, repeats=3)
     assert result["speedup"].shape == (2,) and np.all(result["speedup"] > 0)
     assert np.all(result["max_error"] < 1e-4)
+    assert result["dense_seconds"].shape == result["sparse_seconds"].shape == (2, 3)
+    assert result["repeats"] == 3
+    ratios = result["dense_seconds"] / result["sparse_seconds"]
+    np.testing.assert_allclose(result["speedup"], np.exp(np.log(ratios).mean(axis=1)))
+    assert np.all(result["ci_low"] <= result["speedup"])
+    assert np.all(result["speedup"] <= result["ci_high"])
+
+
+def test_break_even_is_the_start_of_the_last_winning_run():
+    levels = np.array([0.5, 0.9, 0.95, 0.99])
+    assert break_even_sparsity({"sparsity": levels, "speedup": [0.1, 1.2, 1.5, 3]}) == 0.9
+    # a lucky win followed by a loss does not count as breaking even
+    assert break_even_sparsity({"sparsity": levels, "speedup": [0.1, 1.2, 0.8, 3]}) == 0.99
+    assert np.isnan(break_even_sparsity({"sparsity": levels, "speedup": [0.1, 0.2, 0.5, 0.9]}))
+
+
+def test_gather_matvec_equals_the_dense_product_and_skips_zero_rows():
+    rng = np.random.default_rng(3)
+    w = rng.normal(size=(50, 7)).astype(np.float32)
+    a = np.maximum(rng.normal(size=50), 0).astype(np.float32)
+    got = gather_matvec(a, w)
+    assert got.shape == (7,) and got.dtype == np.float32
+    np.testing.assert_allclose(got, a @ w, rtol=1e-5, atol=1e-5)
+    # rows of zero inputs are never read: poisoning them changes nothing
+    poisoned = w.copy()
+    poisoned[a == 0] = np.nan
+    np.testing.assert_allclose(gather_matvec(a, poisoned), a @ w, rtol=1e-5, atol=1e-5)
+    assert np.all(gather_matvec(np.zeros(50, np.float32), w) == 0)
+    with pytest.raises(ValueError):
+        gather_matvec(a[:10], w)
+
+
+def test_weight_bytes_fraction_counts_nonzero_rows_per_example():
+    x = np.array([[1.0, 0.0], [0.0, 0.0]])
+    h = np.array([[0.0, 2.0, 3.0], [1.0, 0.0, 0.0]])
+    got = weight_bytes_fraction([x, h], [3, 4])
+    total = 2 * 3 + 3 * 4
+    np.testing.assert_allclose(got, [(1 * 3 + 2 * 4) / total, (0 + 1 * 4) / total])
+    # for one example it is 1 - skippable/total of skippable_macs
+    model = build_relu_mlp(2, 6, input_dim=5, num_classes=3)
+    xs = gaussian_inputs(4, 5)
+    xs[0, :2] = 0
+    for row in xs:
+        total, skippable = skippable_macs(model, row[None])
+        inputs = [row[None]]
+        h = row[None]
+        for layer in model.layers[:-1]:
+            h = np.asarray(layer(h))
+            inputs.append(h)
+        got = weight_bytes_fraction(inputs, [6, 6, 3])
+        assert got[0] == pytest.approx(1 - skippable / total)
+    with pytest.raises(ValueError):
+        weight_bytes_fraction([x, h], [3])
+
+
+def test_batch1_timing_pairs_dense_and_gather():
+    result = batch1_gather_timing(0.7, fan_in=64, units=32, examples=3, repeats=4)
+    assert result.dense_seconds.shape == result.gather_seconds.shape == (4,)
+    assert result.repeats == 4 and result.max_error < 1e-5
+    assert 0.2 < result.bytes_fraction < 0.4  # about 30% of the rows are needed
+    s = result.speedup
+    assert s.n == 4 and s.low <= s.mean <= s.high
+    assert s.mean == pytest.approx(
+        np.exp(np.mean(np.log(result.dense_seconds / result.gather_seconds)))
+    )
+
+
+def test_l1_comparison_is_paired_and_consistent():
+    data = load_digits_split()
+    result = compare_l1_over_seeds(data, seeds=(0, 1), l1=1e-2, depth=2, width=16, epochs=2)
+    assert result.seeds == [0, 1]
+    for variant in ("plain", "l1"):
+        assert result.accuracy[variant].shape == result.sparsity[variant].shape == (2,)
+        assert result.layer_sparsity[variant].shape == (2, 2)
+        assert np.all((result.bytes_fraction[variant] > 0) & (result.bytes_fraction[variant] < 1))
+    # paired: the same seed starts from the same weights in both variants
+    first = [s for s in result.ensemble.specs]
+    assert [s.seed for s in first[:2]] == [s.seed for s in first[2:]]
+    gain = result.sparsity_gain()
+    assert gain.mean == pytest.approx(np.mean(result.sparsity["l1"] - result.sparsity["plain"]))
+    cost = result.accuracy_cost()
+    assert cost.mean == pytest.approx(np.mean(result.accuracy["plain"] - result.accuracy["l1"]))
+    # the rebuilt Keras model computes what the ensemble computed
+    model = result.keras_model("l1", 1)
+    acts = sparsity_per_layer(model, data.x_val)
+    np.testing.assert_allclose(list(acts.values()), result.layer_sparsity["l1"][1], atol=1e-3)
+    logits = np.asarray(model(data.x_val[:5]))
+    np.testing.assert_allclose(
+        logits, np.asarray(result.ensemble.forward(data.x_val[:5]))[3], rtol=1e-4, atol=1e-4
+    )
 
 
 def test_figures():
@@ -100,5 +201,10 @@ def test_figures():
         activation_histograms({"dense_1": a, "dense_2": a}),
         layer_sparsity_figure({"plain": {"dense_1": 0.5}, "l1": {"dense_1": 0.7}}),
         speedup_figure([0.5, 0.9, 0.99], [0.1, 0.5, 2.0]),
+        speedup_figure([0.5, 0.99], [0.1, 2.0], [0.05, 1.0], [0.2, 3.0]),
+        paired_seeds_figure({"zeros": {"plain": [0.4, 0.5], "l1": [0.6, 0.7]}}),
+        batch1_figure(
+            {"plain": batch1_gather_timing(0.5, fan_in=16, units=8, examples=2, repeats=2)}
+        ),
     ]
     assert all(isinstance(fig, Figure) for fig in figures)
