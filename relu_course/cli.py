@@ -15,9 +15,11 @@ def _doctor(args: argparse.Namespace) -> int:
     import shutil
 
     from relu_course import runtime
-    from relu_course.course import KERNEL, assignments, course_root
+    from relu_course.course import KERNEL, assignments, course_root, ensure_kernel
 
     runtime.quiet_tensorflow()
+    if getattr(args, "fix", False):
+        print(f"relu-course kernel: {ensure_kernel()}")
     rows = dict(runtime.device_report())
     for package in ("nbgrader", "nbval", "matplotlib", "scikit-learn", "pandas"):
         try:
@@ -33,14 +35,21 @@ def _doctor(args: argparse.Namespace) -> int:
             "" if same else "  (WARNING: another Python)"
         )
     except Exception:  # noqa: BLE001 - report, don't crash
-        rows["kernel"] = f"{KERNEL['name']} NOT INSTALLED (run: python3 course.py setup)"
+        rows["kernel"] = (
+            f"{KERNEL['name']} NOT INSTALLED (run: relu-course doctor --fix, "
+            "or python3 course.py setup)"
+        )
     root = course_root()
     rows["course folder"] = str(root)
     try:
         rows["notebooks"] = ", ".join(assignments(root)) or "none found"
     except FileNotFoundError:
         rows["notebooks"] = "solutions/ not found (run from the course checkout)"
-    rows["relu-course on PATH"] = shutil.which("relu-course") or "no"
+    on_path = shutil.which("relu-course")
+    here = os.path.join(os.path.dirname(sys.executable), "relu-course")
+    rows["relu-course on PATH"] = on_path or (
+        f"no: run `source {os.path.dirname(sys.executable)}/activate` first, or call {here}"
+    )
     width = max(map(len, rows))
     print("relu-course doctor")
     for key, value in rows.items():
@@ -90,6 +99,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     doctor = sub.add_parser("doctor", help="versions, devices, TF32, kernel, course files")
+    doctor.add_argument(
+        "--fix",
+        action="store_true",
+        help="register the relu-course Jupyter kernel for this Python if missing or stale",
+    )
     doctor.set_defaults(run=_doctor)
 
     release = sub.add_parser("release", help="regenerate notebooks/ from solutions/ (nbgrader)")

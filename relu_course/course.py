@@ -14,6 +14,7 @@ __all__ = [
     "assignments",
     "canonical",
     "course_root",
+    "ensure_kernel",
     "release_notebook",
     "solution_notebook",
 ]
@@ -36,13 +37,43 @@ def course_root(start: str | os.PathLike | None = None) -> Path:
 
 
 def assignments(root: Path | None = None) -> list[str]:
-    """Assignment ids (``00_welcome``, ...) in curriculum order."""
+    """Assignment ids (``00_welcome``, ...) in curriculum order (hidden folders such as
+    JupyterLab's ``.ipynb_checkpoints`` are never assignments)."""
     root = root or course_root()
     return sorted(
         p.name
         for p in (root / "solutions").iterdir()
-        if p.is_dir() and (p / f"{p.name}.ipynb").is_file()
+        if p.is_dir() and not p.name.startswith(".") and (p / f"{p.name}.ipynb").is_file()
     )
+
+
+def ensure_kernel(force: bool = False) -> str:
+    """Register the ``relu-course`` Jupyter kernel for this Python when it is missing or
+    points at another Python (a ``pip install -e .`` or conda install has no bootstrap to do
+    it). Returns what happened: ``"ok"``, ``"installed"`` or ``"repaired"``."""
+    import sys
+
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    from relu_course.runtime import KERNEL_ENV
+
+    state = "installed"
+    try:
+        spec = KernelSpecManager().get_kernel_spec(KERNEL["name"])
+        if os.path.realpath(spec.argv[0]) == os.path.realpath(sys.executable) and not force:
+            return "ok"
+        state = "repaired"
+    except NoSuchKernel:
+        pass
+    from ipykernel.kernelspec import install
+
+    install(
+        kernel_name=KERNEL["name"],
+        display_name=KERNEL["display_name"],
+        prefix=sys.prefix,
+        env=dict(KERNEL_ENV),
+    )
+    return state
 
 
 def solution_notebook(assignment: str, root: Path | None = None) -> Path:

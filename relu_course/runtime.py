@@ -16,6 +16,7 @@ from collections.abc import Iterator
 import numpy as np
 
 __all__ = [
+    "KERNEL_ENV",
     "QUIET_TF_ENV",
     "device_report",
     "no_tf32",
@@ -33,6 +34,10 @@ QUIET_TF_ENV = {
     "TF_ENABLE_ONEDNN_OPTS": "0",
     "KERAS_BACKEND": "tensorflow",
 }
+# Environment of the course's Jupyter kernel and of every process that runs notebooks
+# (test suite, grader, benchmarks). The bootstrap ``course.py`` keeps a copy (it runs before
+# this package is installed); a test keeps the two equal.
+KERNEL_ENV = {**QUIET_TF_ENV, "PYTHONWARNINGS": "ignore::DeprecationWarning"}
 
 _NOTEBOOK: dict[str, str | None] = {"name": None}
 
@@ -97,7 +102,11 @@ def device_report() -> dict[str, str]:
         "keras backend": keras.backend.backend(),
         "numpy": np.__version__,
         "devices": ", ".join(visible_devices()),
-        "tf32": "on" if tf.config.experimental.tensor_float_32_execution_enabled() else "off",
+        "tf32": (
+            ("on" if tf.config.experimental.tensor_float_32_execution_enabled() else "off")
+            if any(d.device_type == "GPU" for d in tf.config.list_logical_devices())
+            else "n/a (no GPU)"
+        ),
         "cpu cores": str(os.cpu_count()),
     }
 

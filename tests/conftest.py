@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 
+from relu_course.runtime import QUIET_TF_ENV  # noqa: E402 - NumPy only, no TensorFlow
+
 # Before anything imports TensorFlow (kernels started by the tests inherit these too).
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+for _key, _value in QUIET_TF_ENV.items():
+    os.environ.setdefault(_key, _value)
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("JUPYTER_PLATFORM_DIRS", "1")
 os.environ.setdefault("RELU_COURSE_CHECK_TIME_LIMIT", "5")

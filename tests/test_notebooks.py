@@ -259,12 +259,31 @@ def test_release_has_no_outputs_and_no_solutions(assignment):
 
 
 # ------------------------------------------------------------------ release in sync
+def _visible(folder: Path) -> list[Path]:
+    """A folder's entries without hidden ones (JupyterLab's .ipynb_checkpoints, editors')."""
+    return [p for p in folder.iterdir() if not p.name.startswith(".")]
+
+
 def test_release_folder_holds_exactly_the_assignments():
-    released = sorted(p.name for p in (ROOT / "notebooks").iterdir() if p.is_dir())
+    released = sorted(p.name for p in _visible(ROOT / "notebooks") if p.is_dir())
     assert released == ASSIGNMENTS
     for assignment in ASSIGNMENTS:
-        files = sorted(p.name for p in (ROOT / "notebooks" / assignment).iterdir())
+        files = sorted(p.name for p in _visible(ROOT / "notebooks" / assignment))
         assert files == [f"{assignment}.ipynb"], f"only the notebook is released: {files}"
+
+
+def test_opening_a_notebook_in_jupyterlab_keeps_the_suite_green(tmp_path):
+    """JupyterLab writes .ipynb_checkpoints next to an opened notebook: never an assignment."""
+    from relu_course.course import assignments
+
+    for folder in ("solutions", "notebooks"):
+        (tmp_path / folder / "01_x").mkdir(parents=True)
+        (tmp_path / folder / "01_x" / "01_x.ipynb").write_text("{}")
+        hidden = tmp_path / folder / ".ipynb_checkpoints"
+        hidden.mkdir()
+        (hidden / ".ipynb_checkpoints.ipynb").write_text("{}")
+    assert assignments(tmp_path) == ["01_x"]
+    assert [p.name for p in _visible(tmp_path / "notebooks")] == ["01_x"]
 
 
 def test_release_in_sync_with_solutions(tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -549,10 +550,10 @@ def test_course_kernel_runs_this_environment():
     assert spec.env.get("TF_ENABLE_ONEDNN_OPTS") == "0"
 
 
-def test_start_command_serves_the_notebooks():
-    """`python3 course.py start` (the README's command) brings up JupyterLab on notebooks/."""
+def _serve(*extra: str):
+    """Start `python3 course.py start --no-browser ...` on a free port; yield a GET helper."""
     import socket
-    import time
+    import urllib.error
     import urllib.request
 
     with socket.socket() as s:
@@ -563,6 +564,7 @@ def test_start_command_serves_the_notebooks():
             sys.executable,
             "course.py",
             "start",
+            *extra,
             "--no-browser",
             f"--port={port}",
             "--ServerApp.ip=127.0.0.1",
@@ -572,24 +574,100 @@ def test_start_command_serves_the_notebooks():
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+
+    def get(path: str) -> tuple[int, str]:
+        sep = "&" if "?" in path else "?"
+        url = f"http://127.0.0.1:{port}{path}{sep}token=test-token"
+        try:
+            with urllib.request.urlopen(url, timeout=10) as response:
+                return response.status, response.read().decode("utf-8", "replace")
+        except urllib.error.HTTPError as error:
+            return error.code, ""
+
+    return server, get
+
+
+def _wait_for_contents(server, get) -> dict:
+    import time
+
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        time.sleep(1)
+        try:
+            status, body = get("/api/contents")
+            if status == 200:
+                return json.loads(body)
+        except OSError:
+            pass
+        assert server.poll() is None, "JupyterLab exited early"
+    raise AssertionError("JupyterLab did not answer within 120 s")
+
+
+def test_start_command_serves_the_notebooks_in_learner_mode():
+    """`python3 course.py start` (the README's command): JupyterLab on notebooks/, the
+    relu-course kernel by default, nbgrader's instructor tools hidden, no news pop-up."""
+    server, get = _serve()
     try:
-        listing = None
-        deadline = time.time() + 90
-        while time.time() < deadline and listing is None:
-            time.sleep(1)
-            try:
-                with urllib.request.urlopen(
-                    f"http://127.0.0.1:{port}/api/contents?token=test-token", timeout=5
-                ) as response:
-                    listing = json.load(response)
-            except OSError:
-                assert server.poll() is None, "JupyterLab exited early"
-        assert listing is not None, "JupyterLab did not answer within 90 s"
+        listing = _wait_for_contents(server, get)
         names = {item["name"] for item in listing["content"]}
-        assert {"00_welcome", "01_relu"} <= names
+        assert {"00_welcome", "01_relu"} <= names and "solutions" not in names
+        assert json.loads(get("/api/kernelspecs")[1])["default"] == "relu-course"
+        assert get("/formgrader")[0] == 404, "the formgrader must not be served to learners"
+        page = get("/lab")[1]
+        for plugin in ("formgrader", "create-assignment", "course-list"):
+            assert f"@jupyter/nbgrader:{plugin}" in page, f"{plugin} not disabled"
+        settings = json.loads(
+            get("/lab/api/settings/@jupyterlab/apputils-extension:notification")[1]
+        )
+        # overrides.json changes the schema's default (the user can still opt in)
+        assert settings["schema"]["properties"]["fetchNews"]["default"] == "false"
     finally:
         server.terminate()
         server.wait(30)
+
+
+def test_start_instructor_mode_shows_the_nbgrader_tools():
+    server, get = _serve("--instructor")
+    try:
+        listing = _wait_for_contents(server, get)
+        assert {"solutions", "notebooks", "nbgrader_config.py"} <= {
+            i["name"] for i in listing["content"]
+        }
+        assert get("/formgrader")[0] in (200, 302)
+        assert "@jupyter/nbgrader:formgrader" not in get("/lab")[1]
+    finally:
+        server.terminate()
+        server.wait(30)
+
+
+def test_bootstrap_kernel_environment_matches_the_package():
+    """course.py keeps a copy of the kernel environment (it runs before the install)."""
+    import importlib.util
+
+    from relu_course.runtime import KERNEL_ENV
+
+    spec = importlib.util.spec_from_file_location("_bootstrap", ROOT / "course.py")
+    bootstrap = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bootstrap)
+    assert bootstrap.QUIET_ENV == KERNEL_ENV
+
+
+def test_missing_kernel_is_registered(tmp_path, monkeypatch):
+    """A pip-only or conda install has no bootstrap: ensure_kernel registers the kernel."""
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    from relu_course.course import ensure_kernel
+
+    monkeypatch.setattr(sys, "prefix", str(tmp_path / "prefix"))
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "prefix" / "share" / "jupyter"))
+    monkeypatch.setenv("JUPYTER_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("JUPYTER_PLATFORM_DIRS", "1")
+    first = ensure_kernel()
+    spec = KernelSpecManager().get_kernel_spec("relu-course")
+    assert first in ("installed", "repaired", "ok")
+    assert os.path.realpath(spec.argv[0]) == os.path.realpath(sys.executable)
+    assert spec.env.get("TF_ENABLE_ONEDNN_OPTS") == "0"
+    assert ensure_kernel() == "ok"
 
 
 def test_probing_one_layer_writes_nothing_to_stderr():
