@@ -1,46 +1,54 @@
 """Runners for notebook 06 (batch normalization): the measurements behind each section.
 
-Models come from ``relu_course.models.build_mlp`` (BN ``"before"``: Dense(no bias) → BN →
-activation; ``"after"``: Dense → activation → BN). Training uses :func:`train_model`, a
-plain ``tf.GradientTape`` loop traced once per model: on 2 CPU cores it costs about half of
-``model.fit`` for these tiny models, which keeps the notebook inside its time budget.
+Every comparison trains its arms as one vectorised :class:`relu_course.ensemble.MLPEnsemble`
+over several seeds: networks with the same seed start from identical weights (same
+``init``) and see identical mini-batches, so with/without BN and before/after are *paired*
+per seed, and the notebook reports seed-wise differences with 95% intervals
+(:mod:`relu_course.stats`). BN ``"before"`` is Dense(no bias) → BN → activation,
+``"after"`` Dense → activation → BN; momentum 0.9 unless a runner says otherwise.
+
+Results are plain dicts of NumPy arrays whose last axis runs over seeds (in the order of
+``seeds``), so a notebook cell can pass them straight to ``paired_difference``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import timeit
+from collections.abc import Sequence
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from relu_course.batch_norm import batchnorm_forward, fold_batchnorm
 from relu_course.data import Split
+from relu_course.ensemble import MLPEnsemble, NetSpec, hidden_statistics, train_ensemble
 from relu_course.models import build_mlp
-from relu_course.probes import dead_fraction_per_layer, relu_outputs, zero_fraction
-from relu_course.runtime import set_seed
 from relu_course.training import epochs_to_reach
 
 __all__ = [
-    "accuracy",
+    "batch_size_sweep",
+    "batch_statistics_noise",
+    "bn_rescue_run",
     "bn_speedup_run",
-    "high_lr_run",
-    "momentum_and_placement_run",
-    "train_model",
+    "count_graph_ops",
+    "ensemble_to_keras",
+    "fold_bn_model",
+    "folding_demo",
+    "placement_run",
+    "training_mode_accuracy",
+    "weight_scale_sweep",
 ]
 
-
-def accuracy(model: keras.Model, x, y, training: bool = False) -> float:
-    """Classification accuracy of ``model`` on (x, y); ``training=True`` makes BN use the
-    batch statistics (the whole of ``x`` is one batch) instead of its moving averages."""
-    logits = model(tf.convert_to_tensor(x), training=training)
-    return float(np.mean(np.argmax(np.asarray(logits), axis=1) == np.asarray(y)))
+WITHOUT, WITH = "without BN", "with BN"
 
 
 @contextlib.contextmanager
 def _quiet_retracing():
-    """Hide TensorFlow's "N out of the last M calls triggered retracing" warning: each model
-    gets its own traced epoch function on purpose, so the warning is noise here."""
+    """Hide TensorFlow's "N out of the last M calls triggered retracing" warning: every
+    ensemble gets its own traced epoch function on purpose, so the warning is noise here."""
     logger = logging.getLogger("tensorflow")
     level = logger.level
     logger.setLevel(logging.ERROR)
@@ -50,227 +58,421 @@ def _quiet_retracing():
         logger.setLevel(level)
 
 
-def train_model(
-    model: keras.Model,
-    data: Split,
-    *,
-    epochs: int,
-    optimizer,
-    batch_size: int = 64,
-    seed: int = 0,
-    progress: str | None = None,
-) -> dict[str, list[float]]:
-    """Mini-batch training on sparse CE from logits; shuffles with ``seed``.
-
-    Returns per-epoch ``loss`` (mean training loss over the epoch's batches) and
-    ``val_accuracy`` (inference mode, i.e. BN with moving statistics).
-    """
-    x = tf.constant(data.x_train)
-    y = tf.constant(data.y_train)
-    n = len(data.x_train)
-    steps = max(1, n // batch_size)
-    variables = model.trainable_variables
-    optimizer.build(variables)
-
-    @tf.function
-    def run_epoch(order):
-        total = tf.constant(0.0)
-        for i in tf.range(steps):
-            index = order[i * batch_size : (i + 1) * batch_size]
-            with tf.GradientTape() as tape:
-                logits = model(tf.gather(x, index), training=True)
-                loss = tf.reduce_mean(
-                    tf.nn.sparse_softmax_cross_entropy_with_logits(tf.gather(y, index), logits)
-                )
-            optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
-            total += loss
-        return total / steps
-
-    rng = np.random.default_rng(seed)
-    history = {"loss": [], "val_accuracy": []}
-    epoch_iter = range(epochs)
-    if progress is not None:
-        from tqdm.auto import tqdm
-
-        epoch_iter = tqdm(epoch_iter, desc=progress, leave=False)
-    for _ in epoch_iter:
-        with _quiet_retracing():
-            loss = float(run_epoch(tf.constant(rng.permutation(n), tf.int32)))
-        history["loss"].append(loss)
-        history["val_accuracy"].append(accuracy(model, data.x_val, data.y_val))
-    return history
+def _train(ensemble: MLPEnsemble, data: Split, **kwargs) -> dict[str, np.ndarray]:
+    kwargs.setdefault("evaluate_train", False)  # the training-set pass costs time we lack
+    with _quiet_retracing():
+        return train_ensemble(ensemble, data, **kwargs)
 
 
-def with_and_without_bn(
-    data: Split,
-    *,
-    depth: int,
-    width: int,
-    optimizer_factory,
-    epochs: int,
-    activation: str = "relu",
-    batch_size: int = 64,
-    kernel_initializer="glorot_uniform",
-    seed: int = 0,
-    progress: str | None = None,
-) -> dict[str, dict]:
-    """The same MLP trained twice from the same seed: plain, and with BN (momentum 0.9)
-    before each activation.
+def _split_by(values: np.ndarray, groups: int) -> np.ndarray:
+    """(..., groups · seeds) → (groups, ..., seeds): networks are laid out group by group."""
+    values = np.asarray(values)
+    return np.moveaxis(values.reshape(*values.shape[:-1], groups, -1), -2, 0)
 
-    Per variant: ``history``, ``val_accuracy`` (final), ``finite`` (loss stayed finite) and
-    ``dead_fraction`` (mean over ReLU layers on the validation set; NaN without ReLUs).
-    """
-    results = {}
-    for label, batch_norm in (("without BN", None), ("with BN", "before")):
-        set_seed(seed)
-        model = build_mlp(
-            depth,
-            width,
-            activation,
-            kernel_initializer=kernel_initializer,
-            batch_norm=batch_norm,
-            bn_momentum=0.9,
-            name="bn" if batch_norm else "plain",
-        )
-        history = train_model(
-            model,
-            data,
-            epochs=epochs,
-            batch_size=batch_size,
-            optimizer=optimizer_factory(),
-            seed=seed,
-            progress=f"{progress}, {label}" if progress else None,
-        )
-        dead = dead_fraction_per_layer(model, data.x_val)
-        results[label] = {
-            "history": history,
-            "val_accuracy": history["val_accuracy"][-1],
-            "finite": bool(np.all(np.isfinite(history["loss"]))),
-            "dead_fraction": float(np.mean(list(dead.values()))) if dead else float("nan"),
-        }
-    return results
+
+def training_mode_accuracy(ensemble: MLPEnsemble, x, y) -> np.ndarray:
+    """Per-network accuracy with BN using the batch statistics of the whole of ``x`` (as in
+    training) instead of the moving averages; the moving averages are left as they were."""
+    saved = [np.asarray(v).copy() for v in ensemble.moving_means + ensemble.moving_variances]
+    logits = ensemble.forward(x, training=True)
+    for variable, value in zip(
+        ensemble.moving_means + ensemble.moving_variances, saved, strict=True
+    ):
+        variable.assign(value)
+    return np.mean(np.argmax(np.asarray(logits), axis=-1) == np.asarray(y)[None, :], axis=1)
 
 
 def bn_speedup_run(
     data: Split,
+    seeds: Sequence[int] = range(5),
     *,
     epochs: int = 25,
     learning_rate: float = 0.5,
     batch_size: int = 60,
-    seed: int = 0,
     threshold: float = 0.9,
     progress: bool = True,
-) -> dict[str, dict]:
-    """Ioffe & Szegedy's MNIST set-up, scaled down: 3×100 sigmoid MLP, plain SGD, with and
-    without BN (momentum 0.9, before the sigmoid), mini-batches of 60 as in the paper. Per
-    variant: what :func:`with_and_without_bn` returns, plus ``epochs_to_threshold`` (inf
-    when never reached)."""
-    results = with_and_without_bn(
+) -> dict:
+    """Ioffe & Szegedy's MNIST set-up, scaled down: a 3×100 sigmoid MLP with plain SGD,
+    mini-batches of 60, without BN and with BN (before the sigmoid), one pair per seed.
+
+    Returns ``seeds``, ``threshold`` and per variant (``"without BN"``, ``"with BN"``):
+    ``val_accuracy`` (epochs, seeds) in inference mode and ``epochs_to_threshold`` (seeds,)
+    (1-based epoch of the first validation accuracy ≥ ``threshold``; inf if never).
+    """
+    seeds = list(seeds)
+    specs = [NetSpec("sigmoid", s, batch_norm=bn) for bn in (None, "before") for s in seeds]
+    ensemble = MLPEnsemble(specs, depth=3, width=100, input_dim=data.num_features)
+    history = _train(
+        ensemble,
         data,
-        depth=3,
-        width=100,
-        activation="sigmoid",
+        epochs=epochs,
+        optimizer="sgd",
+        learning_rate=learning_rate,
         batch_size=batch_size,
-        optimizer_factory=lambda: keras.optimizers.SGD(learning_rate),
-        epochs=epochs,
-        seed=seed,
-        progress="3×100 sigmoid" if progress else None,
+        progress="3×100 sigmoid, with and without BN" if progress else None,
     )
-    for run in results.values():
-        run["epochs_to_threshold"] = epochs_to_reach(run["history"]["val_accuracy"], threshold)
-    return results
+    result = {"seeds": seeds, "threshold": threshold}
+    for label, curves in zip((WITHOUT, WITH), _split_by(history["val_accuracy"], 2), strict=True):
+        result[label] = {
+            "val_accuracy": curves,
+            "epochs_to_threshold": np.array(
+                [epochs_to_reach(curves[:, i], threshold) for i in range(len(seeds))]
+            ),
+        }
+    return result
 
 
-def high_lr_run(
+def bn_rescue_run(
     data: Split,
+    seeds: Sequence[int] = range(5),
     *,
     depth: int = 10,
     width: int = 64,
-    learning_rate: float = 0.5,
-    epochs: int = 6,
-    seed: int = 0,
+    high_learning_rate: float = 0.2,
+    bad_init_std: float = 0.01,
+    bad_init_learning_rate: float = 0.1,
+    momentum: float = 0.9,
+    epochs: int = 5,
+    batch_size: int = 64,
     progress: bool = True,
-) -> dict[str, dict]:
-    """A deep ReLU MLP with plain SGD at a high learning rate, with and without BN."""
-    return with_and_without_bn(
+) -> dict:
+    """Two failures of a deep plain ReLU MLP that BN (before each ReLU) prevents, trained as
+    one ensemble with SGD + ``momentum``:
+
+    * ``"high learning rate"``: Glorot-uniform weights (Keras's default) at
+      ``high_learning_rate``;
+    * ``"bad initialization"``: weights N(0, ``bad_init_std``²) at ``bad_init_learning_rate``.
+
+    Returns ``seeds`` and, per experiment and variant (``"without BN"``, ``"with BN"``):
+    ``val_accuracy`` and ``val_loss`` (epochs, seeds) at epoch ends, ``final`` (seeds,)
+    (last validation accuracy), ``finite`` (seeds,) (the validation loss stayed finite), ``dead_fraction`` (seeds,) (hidden units whose pre-activation is ≤ 0 on
+    every validation example; BN's output counts for BN networks).
+    """
+    seeds = list(seeds)
+    experiments = {
+        "high learning rate": ("glorot_uniform", high_learning_rate),
+        "bad initialization": (f"normal:{bad_init_std!r}", bad_init_learning_rate),
+    }
+    specs = [
+        NetSpec("relu", s, init=init, batch_norm=bn, learning_rate=lr)
+        for init, lr in experiments.values()
+        for bn in (None, "before")
+        for s in seeds
+    ]
+    ensemble = MLPEnsemble(specs, depth=depth, width=width, input_dim=data.num_features)
+    history = _train(
+        ensemble,
         data,
-        depth=depth,
-        width=width,
-        optimizer_factory=lambda: keras.optimizers.SGD(learning_rate),
         epochs=epochs,
-        seed=seed,
-        progress=f"{depth}×{width} ReLU, lr {learning_rate}" if progress else None,
+        optimizer="sgd",
+        momentum=momentum,
+        batch_size=batch_size,
+        progress=f"{depth}×{width} ReLU, with and without BN" if progress else None,
     )
+    _, dead = hidden_statistics(ensemble, data.x_val)
+    groups = len(experiments) * 2
+    val = _split_by(history["val_accuracy"], groups)
+    loss = _split_by(history["val_loss"], groups)
+    dead = _split_by(dead, groups)
+    result: dict = {"seeds": seeds}
+    for e, name in enumerate(experiments):
+        result[name] = {}
+        for v, label in enumerate((WITHOUT, WITH)):
+            g = 2 * e + v
+            result[name][label] = {
+                "val_accuracy": val[g],
+                "val_loss": loss[g],
+                "final": val[g][-1],
+                "finite": np.all(np.isfinite(loss[g]), axis=0),
+                "dead_fraction": dead[g],
+            }
+    return result
 
 
-def bad_init_run(
+PLACEMENTS = {"no BN": None, "before": "before", "after": "after"}
+
+
+def placement_run(
     data: Split,
+    seeds: Sequence[int] = range(10),
     *,
-    depth: int = 10,
-    width: int = 64,
-    init_std: float = 0.01,
-    learning_rate: float = 0.1,
-    epochs: int = 6,
-    seed: int = 0,
-    progress: bool = True,
-) -> dict[str, dict]:
-    """A deep ReLU MLP whose weights start far too small (N(0, init_std²)), with and without
-    BN, trained with SGD + momentum 0.9: the signal vanishes layer after layer unless BN
-    rescales it."""
-    return with_and_without_bn(
-        data,
-        depth=depth,
-        width=width,
-        optimizer_factory=lambda: keras.optimizers.SGD(learning_rate, momentum=0.9),
-        epochs=epochs,
-        kernel_initializer=lambda: keras.initializers.RandomNormal(stddev=init_std),
-        seed=seed,
-        progress=f"{depth}×{width} ReLU, init std {init_std}" if progress else None,
-    )
-
-
-def momentum_and_placement_run(
-    data: Split,
-    *,
+    depth: int = 3,
+    width: int = 100,
     epochs: int = 3,
     learning_rate: float = 1e-2,
     batch_size: int = 64,
-    seed: int = 0,
+    slow_momentum: float = 0.99,
     progress: bool = True,
-) -> dict[str, dict]:
-    """3×100 ReLU MLPs trained briefly with Adam: no BN, BN before ReLU with momentum 0.99
-    (Keras's default) and 0.9, and BN after ReLU with 0.9 (all from the same seed).
+) -> dict:
+    """3×100 ReLU MLPs trained briefly with Adam: no BN, BN before and BN after the ReLU
+    (momentum 0.9), and BN before with ``slow_momentum`` (Keras's default 0.99).
 
-    Per variant: ``inference_accuracy`` (moving statistics), ``training_mode_accuracy``
-    (batch statistics of the whole validation set), ``sparsity`` (zero fraction of all
-    ReLU outputs on the validation set, inference mode), ``sparsity_per_layer``.
+    The momentum of the moving averages does not enter training (training mode uses batch
+    statistics), so the ``"before, momentum 0.99"`` networks end with exactly the weights of
+    the ``"before"`` ones: only their moving statistics differ.
+
+    Returns ``seeds``, ``ensemble`` (the momentum-0.9 ensemble, networks ordered no BN,
+    before, after; seeds within each) and per variant: ``inference_accuracy`` (seeds,)
+    (moving statistics), ``training_mode_accuracy`` (seeds,) (batch statistics of the whole
+    validation set) and ``sparsity`` (seeds,) (exact zeros among ReLU outputs on the
+    validation set, inference mode).
     """
-    variants = {
-        "no BN": (None, 0.9),
-        "before, momentum 0.99": ("before", 0.99),
-        "before, momentum 0.9": ("before", 0.9),
-        "after, momentum 0.9": ("after", 0.9),
+    seeds = list(seeds)
+    result: dict = {"seeds": seeds}
+    runs = {
+        0.9: {label: order for label, order in PLACEMENTS.items()},
+        slow_momentum: {f"before, momentum {slow_momentum:g}": "before"},
     }
-    results = {}
-    for i, (label, (order, momentum)) in enumerate(variants.items()):
-        set_seed(seed)
-        model = build_mlp(
-            3, 100, "relu", batch_norm=order, bn_momentum=momentum, name=f"variant_{i}"
+    for momentum, variants in runs.items():
+        specs = [NetSpec("relu", s, batch_norm=order) for order in variants.values() for s in seeds]
+        ensemble = MLPEnsemble(
+            specs, depth=depth, width=width, input_dim=data.num_features, bn_momentum=momentum
         )
-        train_model(
-            model,
+        _train(
+            ensemble,
             data,
             epochs=epochs,
+            optimizer="adam",
+            learning_rate=learning_rate,
             batch_size=batch_size,
-            optimizer=keras.optimizers.Adam(learning_rate),
-            seed=seed,
-            progress=label if progress else None,
+            progress=f"BN momentum {momentum:g}" if progress else None,
         )
-        outputs = relu_outputs(model, data.x_val)
-        results[label] = {
-            "inference_accuracy": accuracy(model, data.x_val, data.y_val),
-            "training_mode_accuracy": accuracy(model, data.x_val, data.y_val, training=True),
-            "sparsity": float(np.mean([zero_fraction(a) for a in outputs.values()])),
-            "sparsity_per_layer": {k: zero_fraction(a) for k, a in outputs.items()},
-        }
-    return results
+        groups = len(variants)
+        logits = ensemble.forward(data.x_val)
+        inference = np.mean(np.argmax(np.asarray(logits), -1) == data.y_val[None, :], axis=1)
+        training = training_mode_accuracy(ensemble, data.x_val, data.y_val)
+        zeros, _ = hidden_statistics(ensemble, data.x_val)
+        for label, a, b, z in zip(
+            variants,
+            _split_by(inference, groups),
+            _split_by(training, groups),
+            _split_by(zeros, groups),
+            strict=True,
+        ):
+            result[label] = {"inference_accuracy": a, "training_mode_accuracy": b, "sparsity": z}
+        if momentum == 0.9:
+            result["ensemble"] = ensemble
+    return result
+
+
+def weight_scale_sweep(
+    data: Split,
+    scales: Sequence[float] = (1e-3, 1e-2, 1e-1, 1.0),
+    seeds: Sequence[int] = range(5),
+    *,
+    depth: int = 6,
+    width: int = 50,
+    epochs: int = 4,
+    learning_rate: float = 1e-3,
+    batch_size: int = 50,
+    progress: bool = True,
+) -> dict:
+    """CS231n's experiment: ReLU MLPs whose weights are drawn N(0, scale²) for each scale,
+    with and without BN before each ReLU, Adam, all trained as one ensemble.
+
+    Returns ``scales``, ``seeds`` and per variant (``"without BN"``, ``"with BN"``):
+    ``val_accuracy`` of shape (scales, seeds) after the last epoch.
+    """
+    seeds, scales = list(seeds), [float(s) for s in scales]
+    specs = [
+        NetSpec("relu", s, init=f"normal:{scale!r}", batch_norm=bn)
+        for scale in scales
+        for bn in (None, "before")
+        for s in seeds
+    ]
+    ensemble = MLPEnsemble(specs, depth=depth, width=width, input_dim=data.num_features)
+    history = _train(
+        ensemble,
+        data,
+        epochs=epochs,
+        optimizer="adam",
+        learning_rate=learning_rate,
+        batch_size=batch_size,
+        progress="weight-scale sweep" if progress else None,
+    )
+    result: dict = {"scales": scales, "seeds": seeds}
+    # networks are laid out scale, variant, seed
+    values = history["val_accuracy"][-1].reshape(len(scales), 2, len(seeds))
+    for v, label in enumerate((WITHOUT, WITH)):
+        result[label] = {"val_accuracy": values[:, v, :]}
+    return result
+
+
+def batch_size_sweep(
+    data: Split,
+    batch_sizes: Sequence[int] = (2, 8, 64),
+    seeds: Sequence[int] = range(5),
+    *,
+    depth: int = 3,
+    width: int = 100,
+    epochs: int = 1,
+    learning_rate: float = 2e-3,
+    progress: bool = True,
+) -> dict:
+    """The same 3×100 ReLU MLP trained with and without BN (before the ReLU) at several
+    mini-batch sizes, for the same number of epochs (so smaller batches take more steps; the
+    plain network is the control for that).
+
+    Returns ``batch_sizes``, ``seeds`` and per variant (``"without BN"``, ``"with BN"``):
+    ``val_accuracy`` (inference mode) of shape (batch sizes, seeds).
+    """
+    seeds = list(seeds)
+    result: dict = {"batch_sizes": list(batch_sizes), "seeds": seeds}
+    for label in (WITHOUT, WITH):
+        result[label] = {"val_accuracy": []}
+    for batch_size in batch_sizes:
+        specs = [NetSpec("relu", s, batch_norm=bn) for bn in (None, "before") for s in seeds]
+        ensemble = MLPEnsemble(specs, depth=depth, width=width, input_dim=data.num_features)
+        history = _train(
+            ensemble,
+            data,
+            epochs=epochs,
+            optimizer="adam",
+            learning_rate=learning_rate,
+            batch_size=batch_size,
+            progress=f"batch size {batch_size}" if progress else None,
+        )
+        for label, values in zip(
+            (WITHOUT, WITH), _split_by(history["val_accuracy"][-1], 2), strict=True
+        ):
+            result[label]["val_accuracy"].append(values)
+    for label in (WITHOUT, WITH):
+        result[label] = {k: np.array(v) for k, v in result[label].items()}
+    return result
+
+
+def batch_statistics_noise(
+    x: np.ndarray, batch_sizes: Sequence[int], draws: int = 200, seed: int = 0
+) -> dict[int, np.ndarray]:
+    """How far BN's training-mode output moves away from what the data's true statistics give,
+    because it normalises with the statistics of one small batch.
+
+    For each batch size ``b``: ``draws`` random batches of ``b`` rows of ``x`` (n, features)
+    are normalised (γ = 1, β = 0) with their own statistics, and compared with the same rows
+    normalised with the mean and variance of all of ``x``. Returns ``{b: rms}`` where ``rms``
+    (features,) is the root-mean-square difference: the noise BN injects, which shrinks
+    roughly as 1/√b. (At b = 2 every normalised value is close to ±1 whatever the input.)
+    """
+    rng = np.random.default_rng(seed)
+    x = np.asarray(x, dtype=np.float64)
+    features = x.shape[1]
+    gamma, beta = np.ones(features), np.zeros(features)
+    exact = batchnorm_forward(x, gamma, beta)
+    out = {}
+    for b in batch_sizes:
+        squares = np.zeros(features)
+        for _ in range(draws):
+            rows = rng.choice(len(x), size=b, replace=False)
+            squares += np.mean((batchnorm_forward(x[rows], gamma, beta) - exact[rows]) ** 2, axis=0)
+        out[int(b)] = np.sqrt(squares / draws)
+    return out
+
+
+# ------------------------------------------------------------------ folding BN for inference
+def ensemble_to_keras(ensemble: MLPEnsemble, n: int) -> keras.Sequential:
+    """Network ``n`` of a ReLU ensemble as a Keras model from ``build_mlp`` (same weights,
+    BN moving statistics included), e.g. to fold or export it."""
+    spec = ensemble.specs[n]
+    model = build_mlp(
+        ensemble.depth,
+        ensemble.width,
+        spec.activation,
+        input_dim=ensemble.input_dim,
+        num_classes=ensemble.num_classes,
+        batch_norm=spec.batch_norm,
+        bn_momentum=ensemble.bn_momentum,
+    )
+    dense = ensemble.network_weights(n)
+    for i in range(ensemble.depth):
+        kernel, bias = dense[2 * i], dense[2 * i + 1]
+        model.get_layer(f"dense_{i + 1}").set_weights(
+            [kernel] if spec.batch_norm == "before" else [kernel, bias]
+        )
+        if spec.batch_norm is not None:
+            bn = model.get_layer(f"bn_{i + 1}")
+            bn.epsilon = ensemble.bn_epsilon
+            bn.set_weights(ensemble.network_bn_weights(n, i))
+    model.get_layer("logits").set_weights(dense[-2:])
+    return model
+
+
+def fold_bn_model(model: keras.Sequential) -> keras.Sequential:
+    """An inference-only copy of ``model`` in which every BatchNormalization directly after
+    a Dense layer is folded into that layer (:func:`relu_course.batch_norm.fold_batchnorm`);
+    other layers (a BN after a ReLU included) are copied with their weights. Same outputs in
+    inference mode, fewer operations."""
+    new_layers: list[tuple[keras.layers.Layer, list[np.ndarray]]] = []
+    layers = list(model.layers)
+    i = 0
+    while i < len(layers):
+        layer = layers[i]
+        following = layers[i + 1] if i + 1 < len(layers) else None
+        if isinstance(layer, keras.layers.Dense) and isinstance(
+            following, keras.layers.BatchNormalization
+        ):
+            weights = layer.get_weights()
+            gamma, beta, mean, var = following.get_weights()
+            kernel, bias = fold_batchnorm(
+                weights[0],
+                weights[1] if layer.use_bias else None,
+                gamma,
+                beta,
+                mean,
+                var,
+                following.epsilon,
+            )
+            folded = keras.layers.Dense(
+                layer.units, activation=layer.activation, name=f"{layer.name}_folded"
+            )
+            new_layers.append((folded, [kernel, bias]))
+            i += 2
+        else:
+            new_layers.append(
+                (layer.__class__.from_config(layer.get_config()), layer.get_weights())
+            )
+            i += 1
+    folded_model = keras.Sequential(
+        [keras.Input(model.inputs[0].shape[1:]), *(layer for layer, _ in new_layers)],
+        name=f"{model.name}_folded",
+    )
+    for layer, weights in new_layers:
+        if weights:
+            layer.set_weights(weights)
+    return folded_model
+
+
+def count_graph_ops(model: keras.Model, input_dim: int) -> int:
+    """Number of TensorFlow operations in the inference graph of ``model`` (traced once)."""
+    function = tf.function(lambda x: model(x, training=False))
+    graph = function.get_concrete_function(tf.TensorSpec((None, input_dim), tf.float32)).graph
+    return len(graph.get_operations())
+
+
+def folding_demo(
+    model: keras.Sequential, x: np.ndarray, repeats: int = 7, number: int = 20
+) -> dict:
+    """Fold ``model``'s BN layers and compare: ``max_abs_difference`` of the logits on
+    ``x`` (inference mode), ``ops`` and ``folded_ops`` (graph operations), ``layers`` and
+    ``folded_layers``, and ``time`` / ``folded_time`` (best of ``repeats`` timings of
+    ``number`` traced calls on ``x``, seconds per call; compare them as a ratio)."""
+    folded = fold_bn_model(model)
+    x = tf.constant(np.asarray(x, np.float32))
+    original_out = np.asarray(model(x, training=False))
+    folded_out = np.asarray(folded(x, training=False))
+    timings = {}
+    for key, m in (("time", model), ("folded_time", folded)):
+        function = tf.function(lambda v, m=m: m(v, training=False))
+        function(x)
+        timings[key] = min(timeit.repeat(lambda f=function: f(x), number=number, repeat=repeats))
+        timings[key] /= number
+    input_dim = int(x.shape[1])
+    return {
+        "folded_model": folded,
+        "max_abs_difference": float(np.max(np.abs(original_out - folded_out))),
+        "ops": count_graph_ops(model, input_dim),
+        "folded_ops": count_graph_ops(folded, input_dim),
+        "layers": len(model.layers),
+        "folded_layers": len(folded.layers),
+        "repeats": repeats,
+        **timings,
+    }
