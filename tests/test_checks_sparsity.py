@@ -25,6 +25,13 @@ SPARSITY_CORRECT = {
     "mean_of_mask": lambda a: float(np.mean(np.asarray(a) == 0)),
     "count_nonzero": lambda a: 1 - np.count_nonzero(a) / np.size(a),
     "tf_ops": lambda a: float(tf.reduce_mean(tf.cast(tf.equal(a, 0), tf.float64))),
+    # float32 all the way: off from the exact fraction by rounding only (a learner's report:
+    # it was once rejected with "expected 0.40678, got 0.40678")
+    "tf_ops_float32": lambda a: float(tf.reduce_mean(tf.cast(tf.equal(a, 0), tf.float32))),
+    "numpy_float32_mean": lambda a: np.mean(np.asarray(a) == 0, dtype=np.float32),
+    "float32_division": lambda a: (
+        np.float32(np.count_nonzero(np.asarray(a) == 0)) / np.float32(np.size(a))
+    ),
     "numpy_scalar": lambda a: np.sum(np.asarray(a) == 0) / np.asarray(a).size,
 }
 
@@ -53,7 +60,32 @@ def test_activation_sparsity_accepts(name):
 @pytest.mark.parametrize("name", SPARSITY_WRONG)
 def test_activation_sparsity_rejects(name, rejected):
     candidate, fragment = SPARSITY_WRONG[name]
-    rejected(check_activation_sparsity, candidate, fragment)
+    message = rejected(check_activation_sparsity, candidate, fragment)
+    _expected_and_got_differ(message)
+
+
+def _expected_and_got_differ(message: str) -> None:
+    lines = {
+        line.split(":", 1)[0].strip(): line.split(":", 1)[1].strip()
+        for line in message.splitlines()
+        if line.strip().startswith(("expected:", "got:"))
+    }
+    if "expected" in lines and "got" in lines:
+        shown = lines["expected"].split(" (")[0]  # the count in brackets is extra
+        assert shown != lines["got"], f"two equal numbers shown as a mismatch:\n{message}"
+
+
+@pytest.mark.parametrize("off_by", [1, -1])
+def test_activation_sparsity_one_zero_off_is_rejected_with_distinct_numbers(off_by, rejected):
+    """One zero too many or too few (the smallest possible error) fails, and the message
+    shows two different numbers, however close."""
+
+    def one_off(a):
+        values = np.asarray(a)
+        return float((np.count_nonzero(values == 0) + off_by) / values.size)
+
+    message = rejected(check_activation_sparsity, one_off, "wrong fraction", "entries")
+    _expected_and_got_differ(message)
 
 
 # ---------------------------------------------------------------- relu_activations
@@ -291,3 +323,72 @@ def test_skippable_macs_accepts(name):
 def test_skippable_macs_rejects(name, rejected):
     candidate, fragment = MACS_WRONG[name]
     rejected(check_skippable_macs, candidate, fragment)
+
+
+# ---------------------------------------------------------------- grading probes
+# Wrong answer cells the clean-process re-verification must reject (tests/test_verify_probes.py).
+PROBE_MISCONCEPTIONS = {
+    "relu_activations": (
+        "def relu_activations(model, x):\n"
+        "    chosen = [l for l in model.layers if hasattr(l, 'activation')]\n"
+        "    outs = keras.Model(model.inputs[0], [l.output for l in chosen])(np.asarray(x))\n"
+        "    outs = outs if isinstance(outs, (list, tuple)) else [outs]\n"
+        "    return {l.name: np.asarray(o) for l, o in zip(chosen, outs)}\n"
+    ),
+    "skippable_macs": (
+        "def skippable_macs(model, x):\n"
+        "    dense = [l for l in model.layers if isinstance(l, keras.layers.Dense)]\n"
+        "    probe = keras.Model(model.inputs[0], [l.input for l in dense])\n"
+        "    ins = probe(np.asarray(x))\n"
+        "    ins = ins if isinstance(ins, (list, tuple)) else [ins]\n"
+        "    total = sum(int(np.size(a)) * l.units for l, a in zip(dense, ins))\n"
+        "    skip = sum(int(np.sum(np.asarray(a) == 0)) * l.units\n"
+        "               for l, a in zip(dense[1:], ins[1:]))\n"
+        "    return int(total), int(skip)\n"
+    ),
+}
+
+
+def test_probes_accept_the_references_and_reject_the_misconceptions():
+    """In-process: each probe's expectation matches the reference on the model it builds, and
+    the wrong cells above give different results on at least one probe."""
+    from relu_course.checks._registry import compare_structures
+    from relu_course.checks.sparsity import probes_relu_activations, probes_skippable_macs
+    from relu_course.probes import relu_outputs
+    from relu_course.sparsity import skippable_macs
+
+    rng = np.random.default_rng(0)
+    namespace = {"keras": keras, "np": np}
+    for name, probes, reference in (
+        ("relu_activations", probes_relu_activations(rng), relu_outputs),
+        ("skippable_macs", probes_skippable_macs(rng), skippable_macs),
+    ):
+        exec(PROBE_MISCONCEPTIONS[name], namespace)
+        wrong = namespace[name]
+        problems = []
+        for probe in probes:
+            model, x = probe.args[0].value.build(), probe.args[1].value
+
+            def plain(result):
+                if isinstance(result, dict):
+                    return {k: np.asarray(v) for k, v in result.items()}
+                return np.asarray(result)
+
+            ok = compare_structures(
+                probe.expected,
+                plain(reference(model, x)),
+                atol=probe.atol,
+                rtol=probe.rtol,
+                same_dtype=probe.same_dtype,
+            )
+            assert ok is None, ok
+            problems.append(
+                compare_structures(
+                    probe.expected,
+                    plain(wrong(model, x)),
+                    atol=probe.atol,
+                    rtol=probe.rtol,
+                    same_dtype=probe.same_dtype,
+                )
+            )
+        assert any(problems), f"no probe of {name} rejects the wrong answer"

@@ -10,7 +10,7 @@ import warnings
 import numpy as np
 
 from relu_course.checks._framework import Check, describe
-from relu_course.checks._registry import Exercise, Probe
+from relu_course.checks._registry import Exercise, ModelSpec, Probe
 
 __all__ = [
     "check_activation_sparsity",
@@ -97,22 +97,47 @@ def _sparsity_hints(values: np.ndarray, expected: float, got: float) -> list[str
     return hints or ["divide the number of exact zeros by the total number of entries (a.size)"]
 
 
+def _distinct_texts(expected: float, got: float) -> tuple[str, str]:
+    """The two numbers printed with just enough digits to differ (≥ 6 significant)."""
+    for digits in range(6, 18):
+        a, b = f"{expected:.{digits}g}", f"{got:.{digits}g}"
+        if a != b:
+            return a, b
+    return repr(expected), repr(got)
+
+
+def _fraction_text(value: float, size: int, other: float) -> str:
+    exp_text, _ = _distinct_texts(value, other)
+    count = value * size
+    if abs(count - round(count)) < 1e-6 * max(1.0, abs(count)):
+        return f"{exp_text} ({round(count)} of {size} entries)"
+    return exp_text
+
+
 def check_activation_sparsity(activation_sparsity) -> None:
-    """The fraction (0–1) of entries that are exactly 0, for arrays and tensors of any shape."""
+    """The fraction (0–1) of entries that are exactly 0, for arrays and tensors of any shape.
+
+    A result is accepted when it lies within half a count of the exact fraction (less than
+    0.5 / a.size away): every answer that counts a different number of zeros is off by at
+    least 1 / a.size, while a correct float32 computation (a float32 mean, a float32
+    division) is off by rounding only.
+    """
     check = Check("activation_sparsity", activation_sparsity)
     ambiguous = None  # a failure whose misconception two diagnoses explain equally well
     for _ in check.devices():
         for a, on in _activation_arrays(check.rng):
             values = np.asarray(a)
-            expected = float(np.mean(values == 0))
+            zeros = int(np.count_nonzero(values == 0))
+            expected = zeros / values.size
             got = _expect_number(check, check.call(a, on=on), on)
-            if np.isclose(got, expected, rtol=1e-9, atol=1e-12):
+            if np.isfinite(got) and abs(got - expected) < 0.5 / values.size:
                 continue
             hints = _sparsity_hints(values, expected, got)
+            _, got_text = _distinct_texts(expected, got)
             failure = {
                 "on": on,
-                "expected": f"{expected:.6g}",
-                "got": f"{got:.6g}",
+                "expected": _fraction_text(expected, values.size, got),
+                "got": got_text,
                 "hint": " — or — ".join(hints),
             }
             if len(hints) == 1:
@@ -486,11 +511,78 @@ def probes_hoyer_sparsity(rng: np.random.Generator) -> list[Probe]:
     ] + [Probe(args=(v,), mode="input_after", expected=v.copy())]
 
 
+def _grader_model(rng: np.random.Generator, layers) -> ModelSpec:
+    """A ModelSpec chain with random weights and biases (biases spread so that some ReLU
+    outputs are exactly 0 and some are not), named ``layer_0``…"""
+    dim = int(rng.integers(3, 9))
+    sizes = [dim] + [units for units, _ in layers]
+    weights = []
+    for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=True):
+        weights.append(rng.normal(scale=np.sqrt(2 / fan_in), size=(fan_in, fan_out)))
+        weights.append(rng.normal(scale=0.3, size=fan_out))
+    return ModelSpec(
+        dim,
+        tuple(layers),
+        tuple(np.asarray(w, np.float32) for w in weights),
+        names=tuple(f"layer_{i}" for i in range(len(layers))),
+    )
+
+
+def probes_relu_activations(rng: np.random.Generator) -> list[Probe]:
+    from relu_course.probes import relu_outputs
+
+    probes = []
+    for layers in (
+        ((9, "relu"), (7, "tanh"), (8, "relu"), (3, "linear")),
+        ((6, "sigmoid"), (5, "relu"), (4, "elu"), (2, "linear")),
+        ((5, "tanh"), (2, "linear")),  # no ReLU at all: an empty dict
+    ):
+        spec = _grader_model(rng, layers)
+        x = rng.normal(size=(int(rng.integers(5, 20)), spec.input_dim)).astype(np.float32)
+        with _quiet_keras():
+            expected = relu_outputs(spec.build(), x)
+        probes.append(
+            Probe(
+                args=(spec, x),
+                expected=expected,
+                rtol=1e-5,
+                atol=1e-6,
+                same_dtype=False,
+                about=f"{len(expected)} ReLU layers among {len(layers)} Dense layers",
+            )
+        )
+    return probes
+
+
+def probes_skippable_macs(rng: np.random.Generator) -> list[Probe]:
+    from relu_course.sparsity import skippable_macs
+
+    probes = []
+    for layers in (
+        ((9, "relu"), (7, "relu"), (3, "linear")),
+        ((6, "tanh"), (5, "relu"), (2, "linear")),
+    ):
+        spec = _grader_model(rng, layers)
+        x = rng.normal(size=(int(rng.integers(3, 15)), spec.input_dim)).astype(np.float32)
+        x[rng.random(x.shape) < 0.3] = 0.0  # zeros of the model input count too
+        with _quiet_keras():
+            expected = np.asarray(skippable_macs(spec.build(), x), dtype=np.int64)
+        probes.append(
+            Probe(
+                args=(spec, x),
+                expected=expected,
+                same_dtype=False,
+                about=f"(total, skippable) on a batch of {len(x)} with zeros in x",
+            )
+        )
+    return probes
+
+
 EXERCISES = [
     Exercise(
         "activation_sparsity", notebook="03_sparsity", points=2, probes=probes_activation_sparsity
     ),
-    Exercise("relu_activations", notebook="03_sparsity", points=3, probes=None),
+    Exercise("relu_activations", notebook="03_sparsity", points=3, probes=probes_relu_activations),
     Exercise("hoyer_sparsity", notebook="03_sparsity", points=2, probes=probes_hoyer_sparsity),
-    Exercise("skippable_macs", notebook="03_sparsity", points=3, probes=None),
+    Exercise("skippable_macs", notebook="03_sparsity", points=3, probes=probes_skippable_macs),
 ]
