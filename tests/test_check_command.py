@@ -5,8 +5,10 @@ from __future__ import annotations
 import copy
 import hashlib
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import nbformat
@@ -60,6 +62,12 @@ def test_passing_and_failing_notebooks_table(learner):
     assert "TOTAL 1/2 points over 2 notebooks" in out
     assert "visible self-checks only" in out
     assert "Traceback" not in out
+    # the failed row carries its hint in full, wrapped under the row
+    failed = out[out.index("add_one      0/1  fail") :]
+    assert "hint:" in failed.splitlines()[1]
+    # one progress line per notebook; IPC transport, so no TCP warning from the kernel
+    assert both.stderr.count("running") == 2 and "[2/2]" in both.stderr
+    assert "without encryption" not in both.stderr
 
 
 def test_learner_files_untouched(learner):
@@ -100,3 +108,58 @@ def test_notebook_inside_the_temp_folder_is_checked_without_copying_it(tmp_path)
     )
     assert out.returncode == 0, out.stdout + out.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["big_neighbour.bin", "mine.ipynb"]
+
+
+def test_hidden_folders_are_not_checked(tmp_path):
+    from relu_course.grading.check import _find_notebooks
+
+    nbformat.write(_answered("def add_one(x):\n    return x + 1\n"), tmp_path / "mine.ipynb")
+    (tmp_path / ".ipynb_checkpoints").mkdir()
+    (tmp_path / ".ipynb_checkpoints" / "mine-checkpoint.ipynb").write_text("{not json")
+    (tmp_path / "sub" / ".git").mkdir(parents=True)
+    (tmp_path / "sub" / ".git" / "x.ipynb").write_text("{}")
+    assert _find_notebooks([str(tmp_path)]) == [tmp_path / "mine.ipynb"]
+
+
+def test_ctrl_c_stops_at_once_with_a_summary(tmp_path):
+    marker = f"relu-check-ctrl-c-{os.getpid()}"
+    hang = _answered("def add_one(x):\n    return x + 1\n")
+    hang.cells.insert(
+        1,
+        nbformat.v4.new_code_cell(
+            "import subprocess, sys, time\n"
+            f"subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(300)', '{marker}'])\n"
+            "time.sleep(300)\n"
+        ),
+    )
+    nbformat.write(hang, tmp_path / "hang.ipynb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "relu_course", "check", "--timeout", "600", str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 300
+    while not _with_marker(marker):
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+        time.sleep(0.3)
+    process.send_signal(signal.SIGINT)
+    start = time.monotonic()
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 130, out + err
+    assert time.monotonic() - start < 30
+    assert "interrupted; 0 of 1 notebooks checked" in err
+    assert "Traceback" not in err
+    time.sleep(1)
+    assert _with_marker(marker) == []
+
+
+def _with_marker(marker: str) -> list[str]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and marker.encode() in (entry / "cmdline").read_bytes():
+                found.append(entry.name)
+        except OSError:
+            pass
+    return found

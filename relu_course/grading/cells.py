@@ -90,6 +90,7 @@ def hidden_test_lines(nb, min_length: int = 8) -> set[str]:
 class Outcome:
     passed: bool
     message: str  # one line for a table
+    detail: str = ""  # the whole failure text (expected/got/input/hint lines), ANSI removed
 
 
 def _first_line(text: str) -> str:
@@ -108,10 +109,13 @@ def cell_outcome(cell, timeout_names=("CellTimeoutError",)) -> Outcome:
         if output.get("output_type") == "error":
             name, value = output.get("ename", "Error"), _first_line(output.get("evalue", ""))
             if name in timeout_names:
-                return Outcome(False, "time limit reached (cell interrupted)")
+                return Outcome(False, "time limit reached (cell stopped)", value)
+            if name in ("CellNotRun", "DeadKernelError"):
+                return Outcome(False, value, value)
+            detail = _ANSI.sub("", str(output.get("evalue", ""))).strip()
             if name in ("CheckFailed", "AssertionError") and value:
-                return Outcome(False, value.lstrip("✗ "))
-            return Outcome(False, f"{name}: {value}" if value else name)
+                return Outcome(False, value.lstrip("✗ "), detail)
+            return Outcome(False, f"{name}: {value}" if value else name, detail)
     for output in cell.get("outputs", []):
         if output.get("output_type") == "stream" and output.get("name") == "stdout":
             line = _first_line(output.get("text", ""))
