@@ -245,9 +245,9 @@ def _network(port: int) -> str:
     )
 
 
-def _metadata(nb, grade_id: str, **changes):
+def _metadata(nb, target: str, **changes):
     nb = copy.deepcopy(nb)
-    cell = nb.cells[_index(nb, grade_id)]
+    cell = nb.cells[_index(nb, target)]
     cell.metadata["nbgrader"].update(changes)
     return nb
 
@@ -321,7 +321,7 @@ def _welcome_cases(port: int) -> dict[str, tuple[object, float, str]]:
     add("network_env", _insert(right, "add_one", _network(port)), 1)
     # hostile: steering the tests or the verifier
     add("input_transformer", _answered(release, {"add_one": TRANSFORMER}), 0, "re-verification")
-    add("code_swap", _answered(release, {"add_one": CODE_SWAP}), 0, "re-verification")
+    add("code_swap", _answered(release, {"add_one": CODE_SWAP}), 0)
     shadow = "def add_one(x):\n    return x + 1 if np.ndim(x) == 0 else x\n"
     add("numpy_shadow", _answered(release, {"add_one": shadow}), 0)
     # hostile: reading hidden tests back into the feedback

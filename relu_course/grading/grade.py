@@ -492,7 +492,7 @@ def _grade_one(
     scratch = _scratch_folder()
     try:
         prepared = _prepare(original, copy, scratch, release, result)
-        result.tampering += [
+        result.tampering += prepared.tampering + [
             Tampering(p.split(":")[0], p.split(": ", 1)[1]) for p in prepared.problems
         ]
         if not prepared.readable:
