@@ -2,7 +2,8 @@
 
 ``python benchmarks/grading_throughput.py [--submissions N]`` grades N copies of a correct
 00_welcome submission with ``--jobs 1`` and ``--jobs <cores>`` in a scratch course folder and
-prints a table. Each run includes gradebook refresh, autograde, re-verification, feedback.
+prints a table. Each run includes gradebook refresh, autograde (the kernel in a bubblewrap
+sandbox when ``bwrap`` is installed), re-verification (sandboxed too), feedback and export.
 """
 
 from __future__ import annotations
@@ -53,7 +54,8 @@ def measure(jobs_list=(1, CORES), n_submissions: int = 4, timeout: int = 120) ->
     Returns one dict per run: jobs, submissions, seconds, submissions_per_minute, all_correct.
     """
     from relu_course.course import course_root
-    from relu_course.grading.grade import grade
+    from relu_course.grading import sandbox
+    from relu_course.grading.grade import Settings, grade
 
     repo = course_root(Path(__file__).resolve().parent)
     rows = []
@@ -64,7 +66,12 @@ def measure(jobs_list=(1, CORES), n_submissions: int = 4, timeout: int = 120) ->
             submitted = _submissions(tmp, repo, n_submissions)
             start = time.perf_counter()
             results = grade(
-                course, submitted, [ASSIGNMENT], jobs=jobs, timeout=timeout, progress=False
+                course,
+                submitted,
+                [ASSIGNMENT],
+                jobs=jobs,
+                progress=False,
+                settings=Settings(timeout=timeout, sandbox=sandbox.available()),
             )
             seconds = time.perf_counter() - start
         rows.append(
@@ -74,6 +81,7 @@ def measure(jobs_list=(1, CORES), n_submissions: int = 4, timeout: int = 120) ->
                 "seconds": round(seconds, 1),
                 "submissions_per_minute": round(60 * n_submissions / seconds, 2),
                 "all_correct": all(r.score == r.max_score for r in results),
+                "sandboxed": all(r.sandboxed for r in results),
             }
         )
     return rows
@@ -85,11 +93,14 @@ def main() -> None:
     args = parser.parse_args()
     cores = os.cpu_count() or 1
     rows = measure(tuple(dict.fromkeys((1, cores))), n_submissions=args.submissions)
-    print(f"{'jobs':>4}  {'submissions':>11}  {'seconds':>8}  {'per minute':>10}  all correct")
+    print(
+        f"{'jobs':>4}  {'submissions':>11}  {'seconds':>8}  {'per minute':>10}  "
+        "all correct  sandboxed"
+    )
     for row in rows:
         print(
             f"{row['jobs']:>4}  {row['submissions']:>11}  {row['seconds']:>8}  "
-            f"{row['submissions_per_minute']:>10}  {row['all_correct']}"
+            f"{row['submissions_per_minute']:>10}  {row['all_correct']!s:<11}  {row['sandboxed']}"
         )
 
 
