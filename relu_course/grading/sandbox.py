@@ -18,6 +18,7 @@ Nothing here runs student code itself: :func:`command` returns the argument list
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import resource
 import shutil
@@ -112,6 +113,7 @@ class Sandbox:
     file_bytes: int = 2 * GIB
     extra_ro: list[Path] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
+    tmp_bytes: int = GIB
 
     def command(self, argv: list[str], cwd: Path | None = None) -> list[str]:
         args = [
@@ -142,7 +144,9 @@ class Sandbox:
                 continue
             roots.append(path)
             args += ["--ro-bind", str(path), str(path)]
-        args += ["--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--dir", "/var/tmp"]
+        args += ["--dev", "/dev", "--proc", "/proc", "--dir", "/var/tmp"]
+        # /tmp lives in memory: bounded, so filling it cannot exhaust the machine's RAM
+        args += ["--size", str(self.tmp_bytes), "--tmpfs", "/tmp"]
         if self.scratch is not None:
             scratch = str(Path(os.path.realpath(self.scratch)))
             args += ["--bind", scratch, scratch]
@@ -177,6 +181,7 @@ class Sandbox:
             args += ["--setenv", key, value]
         if cwd is not None:
             args += ["--chdir", str(cwd)]
+        args += ["--remount-ro", "/"]  # the skeleton root: nothing new can be created there
         return [*args, "--", *argv]
 
     def limits(self) -> None:
@@ -203,13 +208,7 @@ def launch(
             start_new_session=True,
             **popen,
         )
-    with_env = Sandbox(
-        sandbox.scratch,
-        sandbox.memory_bytes,
-        sandbox.file_bytes,
-        sandbox.extra_ro,
-        {**sandbox.env, **(env or {})},
-    )
+    with_env = dataclasses.replace(sandbox, env={**sandbox.env, **(env or {})})
     return subprocess.Popen(
         with_env.command(argv, cwd=cwd),
         cwd=cwd,
