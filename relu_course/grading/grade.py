@@ -522,7 +522,7 @@ def _grade_one_safely(root, state, assignment, student, original, release, sourc
             status=f"not graded: grader error {type(error).__name__}: {str(error)[:200]}",
         )
     if PROCESSES.stopping.is_set():  # its processes may have been killed mid-way
-        result.status = "not graded: interrupted"
+        return SubmissionResult(student, assignment, status="not graded: interrupted")
     if result.final:
         _store(state, result)
     return result
