@@ -223,3 +223,28 @@ def test_hat_network_accepts(name):
 def test_hat_network_rejects(name, rejected):
     candidate, fragment = HAT_WRONG[name]
     rejected(check_hat_network, candidate, fragment)
+
+
+HAT_HINT_CASES = {
+    **{name: HAT_WRONG[name][0] for name in ("no_cancellation_outside", "one_minus_abs")},
+    "kinks_in_the_wrong_places": _hat([1, 1, 1], [2, 0, -2], [0.5, -1, 0.5], 0),
+    "flat_outside_but_lifted": _hat([1, 1, 1], [1, 0, -1], [1, -2, 1], 0.5),
+    "left_side_rises": _hat([1, 1, -1], [1, 0, -2], [1, -1, 0.5], 0),
+}
+
+
+@pytest.mark.parametrize("name", HAT_HINT_CASES)
+def test_hat_network_hints_teach_without_handing_over_weights(name, rejected):
+    """Issue 14: a hint names the property that failed, never the weights that work."""
+    message = rejected(check_hat_network, HAT_HINT_CASES[name], "hint:")
+    hint = message.split("hint:", 1)[1]
+    for answer in ("1, −2, 1", "1, -2, 1", "−2·relu", "relu(x+1)", "relu(x + 1)"):
+        assert answer not in hint, f"the hint hands over the answer: {hint}"
+    expected = {
+        "no_cancellation_outside": "to the right of its last kink",
+        "one_minus_abs": "outside [−1, 1]",
+        "kinks_in_the_wrong_places": "Your units put kinks at -2, 0, 2",
+        "flat_outside_but_lifted": "shifted up or down",
+        "left_side_rises": "to the left of its first kink",
+    }[name]
+    assert expected in message, message

@@ -13,6 +13,7 @@ import numpy as np
 from relu_course.backprop import numerical_gradient as reference_numerical_gradient
 from relu_course.backprop import relative_error as reference_relative_error
 from relu_course.checks._framework import Check, describe
+from relu_course.checks._registry import Exercise, Probe
 
 __all__ = [
     "check_dense_relu_backward",
@@ -524,3 +525,32 @@ def check_dense_relu_backward(dense_relu_backward) -> None:
         "agrees with tf.GradientTape (exact zeros in z included) and with the numerical "
         "gradient away from the kinks"
     )
+
+
+# ------------------------------------------------------------------ grading probes
+def probes_relative_error(rng: np.random.Generator) -> list[Probe]:
+    return [
+        Probe(args=(a, b), expected=np.float64(reference_relative_error(a, b)), rtol=1e-9)
+        for a, b in _relative_error_pairs(rng)
+    ]
+
+
+def probes_dense_relu_forward(rng: np.random.Generator) -> list[Probe]:
+    probes = []
+    for x, W, b in (_dense_inputs(rng), _kinked_inputs(rng)):
+        z = x @ W + b
+        probes.append(
+            Probe(args=(x, W, b), expected=(np.maximum(z, 0), (x, W, b, z)), rtol=1e-10, atol=1e-12)
+        )
+    return probes
+
+
+# numerical_gradient takes a function and dense_relu_backward a tuple (the cache): the probe
+# wire carries neither yet (arrays, tensors, scalars, shapes, models), so these two are
+# re-verified through their source tests until it does.
+EXERCISES = [
+    Exercise("numerical_gradient", notebook="01_relu", points=2, probes=None),
+    Exercise("relative_error", notebook="01_relu", points=1, probes=probes_relative_error),
+    Exercise("dense_relu_forward", notebook="01_relu", points=2, probes=probes_dense_relu_forward),
+    Exercise("dense_relu_backward", notebook="01_relu", points=3, probes=None),
+]

@@ -199,7 +199,8 @@ def check_hat_network(hat_network) -> None:
             f"the hidden layer is Dense({hidden.units}, activation="
             f"{getattr(hidden.activation, '__name__', hidden.activation)!r}), expected "
             "Dense(3, activation='relu')",
-            hint="three ReLU units are enough: relu(x+1) − 2·relu(x) + relu(x−1)",
+            hint="the hat has three kinks and each ReLU unit makes one: a hidden "
+            "Dense(3, activation='relu')",
         )
     if output.units != 1 or getattr(output.activation, "__name__", "") != "linear":
         check.fail(
@@ -234,19 +235,58 @@ def check_hat_network(hat_network) -> None:
         bad = ~np.isclose(got, expected, atol=1e-4, rtol=0)
         if bad.any():
             i = int(np.argwhere(bad)[0][0])
-            inside = abs(float(x[i, 0])) <= 1
             check.fail(
                 f"hat_network(x) is wrong at x = {float(x[i, 0]):.4g} ({int(bad.sum())} of "
                 f"{bad.size} points are off)",
                 on=on,
                 expected=f"{float(expected[i, 0]):.5g}",
                 got=f"{float(got[i, 0]):.5g}",
-                hint="inside [−1, 1] the hat rises with slope +1 then falls with slope −1"
-                if inside
-                else "outside [−1, 1] the hat must stay at 0: the kinks at −1, 0 and 1 "
-                "must cancel the slopes (output weights 1, −2, 1)",
+                hint=_hat_hint(hidden, output, x[:, 0], got[:, 0] - expected[:, 0], bad[:, 0]),
             )
     check.passed("max(0, 1 − |x|) on 207 points in [−5, 5]")
+
+
+def _hat_hint(hidden, output, x: np.ndarray, residual: np.ndarray, bad: np.ndarray) -> str:
+    """Teach from the learner's own weights: where their kinks are, and what their slope
+    is beyond the outermost kinks (never the weights that would work)."""
+    kernel, bias = (np.asarray(w, dtype=np.float64) for w in hidden.get_weights()[:2])
+    out_kernel = np.asarray(output.get_weights()[0], dtype=np.float64)
+    w, b, v = kernel[0], bias, out_kernel[:, 0]
+    wrong_x = x[bad]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        kinks = np.sort(-b[w != 0] / w[w != 0]) + 0.0  # + 0.0 turns −0 into 0
+    if np.ptp(residual) < 1e-4:
+        return (
+            "the shape is right but the whole curve is shifted up or down by the same "
+            "amount everywhere: look at the output layer's bias"
+        )
+    # for x → +∞ the units with w > 0 are on (slope v·w each); for x → −∞ those with w < 0
+    right_slope = float(np.sum(v * w * (w > 0)))
+    left_slope = float(np.sum(v * w * (w < 0)))
+    where = ", ".join(f"{k:.3g}" for k in kinks) or "nowhere (every input weight is 0)"
+    if np.any(wrong_x > 1) and abs(right_slope) > 1e-6:
+        return (
+            "outside [−1, 1] the hat stays flat at 0, but your network still rises or falls "
+            f"to the right of its last kink (slope {right_slope:.3g}): there every unit with a "
+            "positive input weight is on, and their slopes (output weight × input weight) "
+            "must add up to 0"
+        )
+    if np.any(wrong_x < -1) and abs(left_slope) > 1e-6:
+        return (
+            "outside [−1, 1] the hat stays flat at 0, but your network still rises or falls "
+            f"to the left of its first kink (slope {-left_slope:.3g}): there the units with a "
+            "negative input weight are on, and their slopes must add up to 0"
+        )
+    if np.all(np.abs(wrong_x) > 1):
+        return (
+            "outside [−1, 1] your network is flat but not at 0: check the level it settles "
+            "at (the output bias and the units still on there)"
+        )
+    return (
+        "the hat has kinks at −1, 0 and 1: its slope changes from 0 to +1, then to −1, then "
+        f"back to 0. Your units put kinks at {where}; unit i has its kink where "
+        "w_i·x + b_i = 0, and changes the slope by (output weight) × |w_i| there"
+    )
 
 
 # ------------------------------------------------------------------ grading probes

@@ -48,11 +48,14 @@ def prime0_figure(zero_fractions: dict, step_fractions: dict, differences: dict,
         (middle, step_fractions, "steps with at least one exact 0"),
     ):
         means = np.array([np.mean(values[n]) for n in names])
-        ax.bar(positions, np.maximum(means, floor), color="tab:blue", alpha=0.7)
+        ax.bar(positions, np.where(means > 0, means, np.nan), color="tab:blue", alpha=0.7)
         for i, n in enumerate(names):
-            ax.scatter(np.full(len(values[n]), i), np.maximum(values[n], floor), color="k", s=8)
-            if means[i] == 0:
-                ax.annotate("none", (i, floor), ha="center", va="bottom", fontsize=8)
+            seen = np.asarray(values[n]) > 0
+            ax.scatter(np.full(seen.sum(), i), np.asarray(values[n])[seen], color="k", s=8)
+            if not seen.all():
+                ax.annotate(
+                    f"{int((~seen).sum())} seeds: none", (i, floor), ha="center", fontsize=8
+                )
         ax.set(xticks=positions, xticklabels=names, yscale="log", title=label)
         ax.set_ylim(bottom=floor / 2)
     left.set_ylabel("fraction (dots: seeds)")
