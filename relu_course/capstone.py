@@ -1,16 +1,17 @@
-"""Reference statistics for notebook 07: summarising trials and comparing per-seed scores.
+"""Reference statistics for notebook 07: summarising trials and comparing paired per-seed
+scores (same seed → same initial weights and batch order for every activation).
 
-NumPy/pandas/SciPy only (bottom layer).
+NumPy/pandas/SciPy only (bottom layer), built on :mod:`relu_course.stats`.
 """
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pandas as pd
 
-__all__ = ["compare_to_baseline", "differs_beyond_noise", "summarize_trials", "welch_p_value"]
+from relu_course import stats
+
+__all__ = ["differs_beyond_noise", "paired_comparisons", "paired_scores", "summarize_trials"]
 
 
 def summarize_trials(records) -> pd.DataFrame:
@@ -32,53 +33,65 @@ def summarize_trials(records) -> pd.DataFrame:
     return table.sort_values("val_accuracy_mean", ascending=False, kind="stable")
 
 
-def welch_p_value(a, b) -> float:
-    """Two-sided p-value of Welch's unequal-variance t-test (scipy.stats.ttest_ind,
-    equal_var=False). Two identical constant samples give 1.0; separated constants 0.0."""
-    from scipy import stats
+def differs_beyond_noise(a, b, alpha: float = 0.05) -> bool:
+    """Whether two *paired* samples of per-seed scores differ: the two-sided paired t-test
+    on the seed-wise differences ``a[i] - b[i]`` rejects "mean difference 0" at ``alpha``.
 
+    Differences that are all equal: no noise at all, so they differ exactly when that
+    common difference is not 0.
+    """
     a = np.asarray(a, dtype=np.float64).ravel()
     b = np.asarray(b, dtype=np.float64).ravel()
-    if a.size < 2 or b.size < 2:
-        raise ValueError("each sample needs at least 2 scores")
-    if np.ptp(a) == 0 and np.ptp(b) == 0:  # no noise at all: t is 0/0 or ±inf
-        return 1.0 if a[0] == b[0] else 0.0
-    with warnings.catch_warnings():  # SciPy warns on nearly constant samples
-        warnings.simplefilter("ignore")
-        return float(stats.ttest_ind(a, b, equal_var=False).pvalue)
+    if a.shape != b.shape or a.size < 2:
+        raise ValueError("paired samples need the same length, at least 2")
+    return bool(stats.paired_difference(a, b).p < alpha)
 
 
-def differs_beyond_noise(a, b, alpha: float = 0.05) -> bool:
-    """True when Welch's t-test rejects 'same mean' at level ``alpha`` (unpaired samples)."""
-    return welch_p_value(a, b) < alpha
+def paired_scores(records, metric: str, baseline: str) -> tuple[dict[str, np.ndarray], list]:
+    """``metric`` per activation as arrays aligned on the seeds every activation shares
+    with ``baseline`` (in increasing seed order), and those seeds."""
+    frame = pd.DataFrame(list(records))
+    table = frame.pivot_table(index="seed", columns="activation", values=metric, aggfunc="first")
+    if baseline not in table.columns:
+        raise ValueError(f"no records for the baseline {baseline!r}")
+    table = table.dropna()
+    order = list(dict.fromkeys(frame["activation"]))
+    return {name: table[name].to_numpy(np.float64) for name in order}, list(table.index)
 
 
-def compare_to_baseline(
+def paired_comparisons(
     records,
-    metric: str = "val_accuracy",
+    metric: str = "test_accuracy",
     baseline: str = "relu",
-    test=differs_beyond_noise,
+    test=None,
     alpha: float = 0.05,
 ) -> pd.DataFrame:
-    """For every activation but ``baseline``: the difference of mean ``metric`` from the
-    baseline's, Welch's p-value, and ``test(scores, baseline_scores, alpha)`` (e.g. the
-    learner's own function). Warnings from the test (SciPy's, on nearly constant samples)
-    are silenced."""
-    frame = pd.DataFrame(list(records))
-    scores = {
-        name: group[metric].to_numpy(dtype=np.float64)
-        for name, group in frame.groupby("activation", sort=False)
-    }
+    """Every activation against ``baseline`` on ``metric``, paired by seed.
+
+    Columns: the mean seed-wise difference (activation − baseline) with its 95% paired t
+    interval, the paired t-test's p-value, the exact sign-flip p-value, ``Holm rejects``
+    (Holm's correction at family-wise level ``alpha`` across all the comparisons of the
+    table), and, given ``test`` (e.g. the learner's ``differs_beyond_noise``), its
+    uncorrected verdict ``test(scores, baseline_scores, alpha)``.
+    """
+    scores, seeds = paired_scores(records, metric, baseline)
     base = scores[baseline]
+    names = [name for name in scores if name != baseline]
     rows = {}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for name, values in scores.items():
-            if name == baseline:
-                continue
-            rows[name] = {
-                f"mean difference vs {baseline}": values.mean() - base.mean(),
-                "Welch p-value": welch_p_value(values, base),
-                "differs beyond noise": bool(test(values, base, alpha)),
-            }
-    return pd.DataFrame(rows).T
+    for name in names:
+        interval = stats.paired_difference(scores[name], base)
+        rows[name] = {
+            f"{metric} − {baseline}": interval.mean,
+            "95% CI low": interval.low,
+            "95% CI high": interval.high,
+            "paired t p": interval.p,
+            "sign-flip p": stats.sign_flip_pvalue(scores[name] - base)
+            if len(seeds) <= 20
+            else np.nan,
+        }
+    table = pd.DataFrame(rows).T
+    table["Holm rejects"] = stats.holm(table["paired t p"].to_list(), alpha)
+    if test is not None:
+        table["test (uncorrected)"] = [bool(test(scores[n], base, alpha)) for n in names]
+    table.attrs["seeds"] = seeds
+    return table

@@ -44,6 +44,7 @@ __all__ = [
     "MLPEnsemble",
     "NetSpec",
     "apply_activation",
+    "evaluate",
     "hidden_statistics",
     "history_at",
     "select_epochs",
@@ -401,8 +402,9 @@ class _ElementwiseOptimizer:
         self.iterations.assign_add(1)
 
 
-def _evaluate(ensemble: MLPEnsemble, x, y) -> tuple[np.ndarray, np.ndarray]:
-    """Per-network loss and accuracy in inference mode; ``y`` is (n,) or (networks, n)."""
+def evaluate(ensemble: MLPEnsemble, x, y) -> tuple[np.ndarray, np.ndarray]:
+    """Per-network mean cross-entropy and accuracy (networks,) in inference mode on
+    ``x`` (n, features); ``y`` is (n,) or per network (networks, n)."""
     logits = ensemble.forward(x)
     loss = ensemble.losses(logits, tf.constant(y)).numpy()
     y = np.asarray(y)
@@ -422,6 +424,7 @@ def train_ensemble(
     batch_size: int = 64,
     y_train=None,
     evaluate_train: bool = True,
+    evaluate_test: bool = True,
     restore_best: str | None = None,
     progress: str | None = None,
 ) -> dict[str, np.ndarray]:
@@ -442,7 +445,8 @@ def train_ensemble(
     Returns arrays of shape (epochs, networks), evaluated on the full sets at each epoch end
     in inference mode: ``loss``, ``accuracy`` (against the labels trained on; skipped with
     ``evaluate_train=False``), ``val_loss``, ``val_accuracy``, and ``test_loss``,
-    ``test_accuracy`` when ``data`` has a test part.
+    ``test_accuracy`` when ``data`` has a test part (skipped with ``evaluate_test=False``,
+    e.g. to measure the test part once after ``restore_best``).
     """
     if restore_best is not None and restore_best.startswith("test_"):
         raise ValueError("early stopping must not look at the test part")
@@ -476,7 +480,7 @@ def train_ensemble(
 
     parts = [("", data.x_train, labels)] if evaluate_train else []
     parts.append(("val_", data.x_val, data.y_val))
-    if data.x_test is not None:
+    if data.x_test is not None and evaluate_test:
         parts.append(("test_", data.x_test, data.y_test))
     history = {prefix + key: [] for prefix, _, _ in parts for key in ("loss", "accuracy")}
     epoch_iter = range(epochs)
@@ -495,7 +499,7 @@ def train_ensemble(
         order = np.stack([r.permutation(n) for r in rngs])
         run_epoch(tf.constant(order, tf.int32))
         for prefix, xs, ys in parts:
-            loss, accuracy = _evaluate(ensemble, xs, ys)
+            loss, accuracy = evaluate(ensemble, xs, ys)
             history[prefix + "loss"].append(loss)
             history[prefix + "accuracy"].append(accuracy)
         if restore_best is not None:

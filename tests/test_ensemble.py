@@ -11,6 +11,7 @@ from relu_course.data import Split, load_digits_split
 from relu_course.ensemble import (
     MLPEnsemble,
     NetSpec,
+    evaluate,
     hidden_statistics,
     history_at,
     select_epochs,
@@ -363,8 +364,6 @@ def test_load_digits_split_with_test_part():
 def test_restore_best_returns_the_early_stopping_epoch():
     """restore_best='val_loss' leaves every network as it was at its lowest validation loss
     (as select_epochs reports it); the test part is never used for the choice."""
-    from relu_course.ensemble import _evaluate
-
     full = _data(n=160)
     data = Split(full.x_train[:32], full.y_train[:32], full.x_train[32:96], full.y_train[32:96])
     data = Split(
@@ -384,9 +383,9 @@ def test_restore_best_returns_the_early_stopping_epoch():
     assert "loss" not in history and history["val_loss"].shape == (25, 3)
     epochs = select_epochs(history)
     assert np.any(epochs < 24), "the run should overfit, or the test proves nothing"
-    val_loss, _ = _evaluate(ensemble, data.x_val, data.y_val)
+    val_loss, _ = evaluate(ensemble, data.x_val, data.y_val)
     np.testing.assert_allclose(val_loss, history["val_loss"].min(axis=0), rtol=1e-5)
-    _, test_accuracy = _evaluate(ensemble, data.x_test, data.y_test)
+    _, test_accuracy = evaluate(ensemble, data.x_test, data.y_test)
     np.testing.assert_array_equal(test_accuracy, history_at(history, "test_accuracy", epochs))
     with pytest.raises(ValueError, match="test"):
         train_ensemble(ensemble, data, epochs=1, batch_size=16, restore_best="test_loss")

@@ -1,15 +1,21 @@
-"""Runners for notebook 07 (capstone): a fair activation ablation and an overfitting demo.
+"""Runners for notebook 07 (capstone): a fair activation ablation, an overfitting demo, a
+co-adaptation proxy (silencing hidden units at test time) and the cost of activations.
 
 All trainings use the vectorised ensemble of :mod:`relu_course.ensemble` (many small MLPs
-trained at once, each exactly as if alone, same seed → same start and batch order for
-every activation: a paired design). ``MLPEnsemble``, ``NetSpec``, ``train_ensemble`` and
-``hidden_statistics`` are re-exported here for the notebooks that import them from this
-module.
+trained at once, each exactly as if alone, same seed → same start, batch order and dropout
+masks for every activation: a paired design). ``MLPEnsemble``, ``NetSpec``,
+``train_ensemble`` and ``hidden_statistics`` are re-exported here for the notebooks that
+import them from this module.
+
+Every run reports on a held-out **test** part of the data (``Split.x_test``): early
+stopping picks each network's epoch by its validation loss only, and the network is
+restored to that epoch before anything is measured.
 """
 
 from __future__ import annotations
 
-import timeit
+import time
+from dataclasses import dataclass, field
 
 import numpy as np
 import tensorflow as tf
@@ -18,19 +24,27 @@ from relu_course.data import Split
 from relu_course.ensemble import (
     MLPEnsemble,
     NetSpec,
+    _ElementwiseOptimizer,
     apply_activation,
+    evaluate,
     hidden_statistics,
+    history_at,
+    select_epochs,
     train_ensemble,
 )
 
 __all__ = [
     "ABLATION_ACTIVATIONS",
+    "COST_ACTIVATIONS",
+    "AblationRun",
     "MLPEnsemble",
-    "hidden_statistics",
     "NetSpec",
-    "activation_cost",
-    "ablation_records",
+    "activation_step_share",
+    "activation_time_per_element",
+    "hidden_statistics",
     "overfitting_demo",
+    "run_ablation",
+    "silencing_curves",
     "train_ensemble",
 ]
 
@@ -46,44 +60,84 @@ ABLATION_ACTIVATIONS: dict[str, str] = {
     "sigmoid": "sigmoid",
 }
 
-
-def activation_cost(spec: str, shape=(2048, 256), repeat: int = 5) -> float:
-    """Microseconds for forward + backward of one activation on a float32 tensor (eager,
-    best of ``repeat``); compare activations by ratios measured in one process."""
-    x = tf.random.normal(shape)
-    alpha = tf.fill((1, shape[-1]), 0.25)
-
-    def once():
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            y = apply_activation(spec, x, alpha)
-        return tape.gradient(y, x)
-
-    once()
-    return 1e6 * min(timeit.repeat(once, number=3, repeat=repeat)) / 3
+# activations whose cost is timed (label -> spec); "linear" is the free baseline
+COST_ACTIVATIONS: dict[str, str] = {
+    "relu": "relu",
+    "leaky_relu": "leaky_relu:0.01",
+    "prelu": "prelu",
+    "elu": "elu",
+    "gelu": "gelu",
+    "softplus": "softplus",
+    "tanh": "tanh",
+    "sigmoid": "sigmoid",
+}
 
 
-def ablation_records(
+def _require_test(data: Split) -> None:
+    if data.x_test is None:
+        raise ValueError(
+            "these runners report on a held-out test part: load the data with "
+            "load_digits_split(test_fraction=...)"
+        )
+
+
+@dataclass
+class AblationRun:
+    """A trained ablation: the ensemble restored to each network's early-stopping epoch.
+
+    ``records``: one dict per network with ``activation`` (the arm's label), ``seed``,
+    ``val_accuracy``, ``val_loss``, ``test_accuracy``, ``test_loss`` (all at the chosen
+    epoch), ``stop_epoch`` (from 1), ``sparsity`` (fraction of exact zeros in the hidden
+    layers on the test part) and ``dead_fraction`` (units ≤ 0 on every test example).
+    """
+
+    specs: list[NetSpec]
+    ensemble: MLPEnsemble
+    history: dict[str, np.ndarray]
+    records: list[dict] = field(default_factory=list)
+
+    def arm(self, label: str) -> list[dict]:
+        """The records of one arm, ordered by seed."""
+        return sorted(
+            (r for r in self.records if r["activation"] == label), key=lambda r: r["seed"]
+        )
+
+
+def run_ablation(
     data: Split,
     activations: dict[str, str] | None = None,
-    seeds=(0, 1, 2),
+    seeds=range(10),
     *,
+    dropout_arms: dict[str, str] | None = None,
+    dropout: float = 0.3,
     depth: int = 2,
     width: int = 64,
-    epochs: int = 8,
+    epochs: int = 12,
     learning_rate: float = 3e-3,
     batch_size: int = 64,
     progress: str | None = None,
-) -> tuple[list[dict], dict]:
-    """Train every (activation, seed) under the same budget; one record per trial.
+) -> AblationRun:
+    """Train every (activation, seed) under the same budget, plus optional dropout arms
+    (label -> activation spec, trained with ``dropout``), all in one ensemble.
 
-    Each record: ``activation``, ``seed``, ``val_accuracy``, ``train_accuracy``,
-    ``val_loss``, ``sparsity``, ``dead_fraction``, ``activation_us`` (timed for that trial).
-    Also returns the training history (arrays of shape (epochs, trials)).
+    Same architecture, Glorot-uniform start (identical per seed across arms), Adam at
+    ``learning_rate``, batch order per seed, ``epochs`` epochs; each network is restored
+    to its epoch of lowest validation loss (early stopping) and measured on the test part.
     """
+    _require_test(data)
     activations = activations or ABLATION_ACTIVATIONS
+    arms = [(label, spec, 0.0) for label, spec in activations.items()]
+    arms += [(label, spec, dropout) for label, spec in (dropout_arms or {}).items()]
+    # networks with equal activations side by side: the ensemble applies each activation
+    # once per contiguous run, so fewer runs make a cheaper step
+    first = {}
+    for _, spec, _ in arms:
+        first.setdefault(spec, len(first))
+    arms.sort(key=lambda arm: first[arm[1]])
     specs = [
-        NetSpec(spec, seed, label=label) for label, spec in activations.items() for seed in seeds
+        NetSpec(spec, seed, dropout=rate, label=label)
+        for label, spec, rate in arms
+        for seed in seeds
     ]
     ensemble = MLPEnsemble(
         specs, depth=depth, width=width, input_dim=data.num_features, num_classes=data.num_classes
@@ -94,40 +148,110 @@ def ablation_records(
         epochs=epochs,
         learning_rate=learning_rate,
         batch_size=batch_size,
+        evaluate_train=False,
+        evaluate_test=False,
+        restore_best="val_loss",
         progress=progress,
     )
-    sparsity, dead = hidden_statistics(ensemble, data.x_val)
+    stop = select_epochs(history)
+    measured = dict(
+        zip(
+            ("test_loss", "test_accuracy"),
+            evaluate(ensemble, data.x_test, data.y_test),
+            strict=True,
+        )
+    )
+    sparsity, dead = hidden_statistics(ensemble, data.x_test)
     records = []
     for n, spec in enumerate(specs):
-        records.append(
-            {
-                "activation": spec.label,
-                "seed": spec.seed,
-                "val_accuracy": float(history["val_accuracy"][-1, n]),
-                "train_accuracy": float(history["accuracy"][-1, n]),
-                "val_loss": float(history["val_loss"][-1, n]),
-                "sparsity": float(sparsity[n]),
-                "dead_fraction": float(dead[n]),
-                "activation_us": activation_cost(spec.activation, repeat=3),
-            }
+        record = {"activation": spec.label, "seed": spec.seed}
+        for key in ("val_accuracy", "val_loss"):
+            record[key] = float(history[key][stop[n], n])
+        for key in ("test_accuracy", "test_loss"):
+            record[key] = float(measured[key][n])
+        record["stop_epoch"] = int(stop[n]) + 1
+        record["sparsity"] = float(sparsity[n])
+        record["dead_fraction"] = float(dead[n])
+        records.append(record)
+    return AblationRun(specs, ensemble, history, records)
+
+
+def silencing_curves(
+    run: AblationRun,
+    data: Split,
+    labels=("relu", "tanh"),
+    fractions=(0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9),
+    draws: int = 5,
+    rescale: bool = True,
+) -> dict[str, np.ndarray]:
+    """Co-adaptation proxy: test accuracy when a random fraction of the hidden units of
+    every hidden layer is silenced (output set to 0) at test time.
+
+    ``rescale``: multiply the surviving units by width / survivors, as inverted dropout
+    does, so that the next layer's expected input does not shrink; without it, silencing
+    also shifts the next layer's input for activations whose outputs are not centred on 0
+    (ReLU), a confound that has nothing to do with co-adaptation.
+
+    For each fraction and each of ``draws`` draws, network ``n`` silences units chosen by
+    ``default_rng((seed, draw, fraction index))``: networks with the same seed lose the
+    same units (paired). Returns label -> array (seeds, fractions) of test accuracy averaged
+    over the draws, seeds in the order of :meth:`AblationRun.arm`.
+    """
+    _require_test(data)
+    ensemble, width = run.ensemble, run.ensemble.width
+    seeds = np.array([spec.seed for spec in ensemble.specs])
+    accuracy = np.zeros((len(fractions), ensemble.num_networks))
+    for f, fraction in enumerate(fractions):
+        silenced = int(round(fraction * width))
+        keep = 1.0 if not rescale or silenced == width else width / (width - silenced)
+        for draw in range(draws):
+            masks = []
+            for layer in range(ensemble.depth):
+                mask = np.full((ensemble.num_networks, 1, width), keep, np.float32)
+                for seed in np.unique(seeds):
+                    rng = np.random.default_rng((int(seed), draw, f, layer))
+                    off = rng.permutation(width)[:silenced]
+                    mask[np.ix_(seeds == seed, [0], off)] = 0.0
+                masks.append(mask)
+            logits = np.asarray(ensemble.forward(data.x_test, unit_masks=masks))
+            accuracy[f] += np.mean(np.argmax(logits, axis=-1) == data.y_test[None], axis=1)
+    accuracy /= draws
+    out = {}
+    for label in labels:
+        index = sorted(
+            (n for n, s in enumerate(ensemble.specs) if s.label == label),
+            key=lambda n: ensemble.specs[n].seed,
         )
-    return records, history
+        if not index:
+            raise ValueError(f"no arm {label!r} in this run")
+        out[label] = accuracy[:, index].T
+    return out
 
 
 def overfitting_demo(
     data: Split,
     variants: dict[str, NetSpec],
+    seeds=range(5),
     *,
     train_size: int = 150,
     depth: int = 2,
-    width: int = 128,
-    epochs: int = 40,
+    width: int = 64,
+    epochs: int = 30,
     learning_rate: float = 3e-3,
     batch_size: int = 32,
     progress: str | None = None,
-) -> dict[str, np.ndarray]:
-    """Train ``variants`` on the first ``train_size`` training examples; return the history
-    (arrays (epochs, variants), in the order of ``variants``)."""
+) -> dict[str, dict[str, np.ndarray]]:
+    """Train every variant (label -> NetSpec template; its seed is replaced) for every seed
+    on the first ``train_size`` training examples, without early stopping.
+
+    Returns label -> {``train_accuracy``, ``test_accuracy``, ``test_loss`` (last epoch),
+    ``stopped_test_accuracy``, ``stopped_test_loss`` (at the epoch of lowest validation
+    loss: early stopping), ``history`` (that variant's columns, (epochs, seeds))}; arrays
+    of shape (seeds,) in the order of ``seeds``.
+    """
+    from dataclasses import replace
+
+    _require_test(data)
     small = Split(
         data.x_train[:train_size],
         data.y_train[:train_size],
@@ -136,14 +260,12 @@ def overfitting_demo(
         data.x_test,
         data.y_test,
     )
+    seeds = list(seeds)
+    specs = [replace(spec, seed=seed) for spec in variants.values() for seed in seeds]
     ensemble = MLPEnsemble(
-        list(variants.values()),
-        depth=depth,
-        width=width,
-        input_dim=data.num_features,
-        num_classes=data.num_classes,
+        specs, depth=depth, width=width, input_dim=data.num_features, num_classes=data.num_classes
     )
-    return train_ensemble(
+    history = train_ensemble(
         ensemble,
         small,
         epochs=epochs,
@@ -151,3 +273,122 @@ def overfitting_demo(
         batch_size=batch_size,
         progress=progress,
     )
+    stop = select_epochs(history)
+    out = {}
+    for v, label in enumerate(variants):
+        cols = slice(v * len(seeds), (v + 1) * len(seeds))
+        out[label] = {
+            "train_accuracy": history["accuracy"][-1, cols],
+            "test_accuracy": history["test_accuracy"][-1, cols],
+            "test_loss": history["test_loss"][-1, cols],
+            "stopped_test_accuracy": history_at(history, "test_accuracy", stop)[cols],
+            "stopped_test_loss": history_at(history, "test_loss", stop)[cols],
+            "history": {key: values[:, cols] for key, values in history.items()},
+        }
+    return out
+
+
+def _best_time(fn, number: int, loops: int = 2) -> float:
+    """Seconds per call of ``fn``: the best of ``loops`` loops of ``number`` calls."""
+    fn()
+    best = np.inf
+    for _ in range(loops):
+        start = time.perf_counter()
+        for _ in range(number):
+            fn()
+        best = min(best, (time.perf_counter() - start) / number)
+    return best
+
+
+def activation_time_per_element(
+    activations: dict[str, str] | None = None,
+    *,
+    elements: int = 1 << 18,
+    repeats: int = 5,
+    number: int = 5,
+) -> dict[str, np.ndarray]:
+    """Nanoseconds per element for forward + backward of each activation under
+    ``tf.function`` on a float32 tensor of ``elements`` values (compiled once; the call
+    overhead is spread over a quarter million elements). Each repeat times every activation in
+    turn (interleaved, so slow phases of a shared machine hit all of them); returns
+    label -> array (repeats,). Compare activations by per-repeat ratios."""
+    activations = activations or COST_ACTIVATIONS
+    x = tf.random.stateless_normal((elements // 256, 256), seed=(0, 0))
+    alpha = tf.fill((1, 256), 0.25)
+    functions = {}
+    for label, spec in activations.items():
+
+        def forward_backward(x, spec=spec):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                y = apply_activation(spec, x, alpha)
+            return tape.gradient(y, x)
+
+        functions[label] = tf.function(forward_backward)
+    times = {label: [] for label in activations}
+    for _ in range(repeats):
+        for label, fn in functions.items():
+            seconds = _best_time(lambda fn=fn: fn(x).numpy(), number)
+            times[label].append(1e9 * seconds / elements)
+    return {label: np.array(values) for label, values in times.items()}
+
+
+def _training_step(spec: str, depth: int, width: int, input_dim: int, classes: int, seed: int):
+    """A compiled Adam training step of one plain MLP with activation ``spec``."""
+    rng = np.random.default_rng(seed)
+    sizes = [input_dim] + [width] * depth + [classes]
+    weights = []
+    for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=True):
+        limit = np.sqrt(6.0 / (fan_in + fan_out))
+        weights.append(tf.Variable(rng.uniform(-limit, limit, (fan_in, fan_out)).astype("f4")))
+        weights.append(tf.Variable(np.zeros(fan_out, np.float32)))
+    alphas = [tf.Variable(tf.fill((width,), 0.25)) for _ in range(depth)]
+    variables = weights + (alphas if spec.startswith("prelu") else [])
+    optimizer = _ElementwiseOptimizer(variables, [1e-3], "adam", 0.0)
+
+    @tf.function
+    def step(x, y):
+        with tf.GradientTape() as tape:
+            h = x
+            for i in range(depth):
+                h = apply_activation(spec, h @ weights[2 * i] + weights[2 * i + 1], alphas[i])
+            logits = h @ weights[-2] + weights[-1]
+            loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(y, logits))
+        optimizer.apply(tape.gradient(loss, variables))
+        return loss
+
+    return step
+
+
+def activation_step_share(
+    activations: dict[str, str] | None = None,
+    *,
+    depth: int = 2,
+    width: int = 256,
+    batch_size: int = 128,
+    input_dim: int = 64,
+    classes: int = 10,
+    repeats: int = 5,
+    number: int = 5,
+) -> dict[str, np.ndarray]:
+    """Share of a whole training step (forward, backward, Adam update; compiled with
+    ``tf.function``) of a ``depth`` × ``width`` MLP on a batch of ``batch_size`` that the
+    activation accounts for: 1 − t(identity) / t(activation), where t(identity) is the same
+    step with the activation replaced by the identity (what the step would cost if the
+    activation were free). Each repeat times all steps in turn (interleaved); returns
+    label -> array (repeats,). A value near 0 means the activation is a negligible part of
+    the step; it can come out slightly negative when timing noise exceeds the cost."""
+    activations = activations or COST_ACTIVATIONS
+    rng = np.random.default_rng(0)
+    x = tf.constant(rng.standard_normal((batch_size, input_dim)).astype("f4"))
+    y = tf.constant(rng.integers(0, classes, batch_size).astype("i4"))
+    steps = {
+        label: _training_step(spec, depth, width, input_dim, classes, seed=0)
+        for label, spec in {"identity": "linear", **activations}.items()
+    }
+    times = {label: [] for label in steps}
+    for _ in range(repeats):
+        for label, step in steps.items():
+            times[label].append(_best_time(lambda step=step: step(x, y).numpy(), number))
+    base = np.array(times.pop("identity"))
+    return {label: 1.0 - base / np.array(values) for label, values in times.items()}
