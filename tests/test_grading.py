@@ -323,6 +323,6 @@ def test_hang_costs_one_cell_and_death_keeps_what_ran(tmp_path):
     assert outputs[0][0]["text"] == "start\n"
     assert outputs[1][-1]["ename"] == TIMEOUT
     assert outputs[2][0]["text"] == "42\n"  # replayed: x came back before the next cell
-    assert outputs[3][-1]["ename"] == DIED and "kernel died in cell 3" in outputs[3][-1]["evalue"]
-    assert outputs[4][0]["ename"] == NOT_RUN and "kernel died in cell 3" in outputs[4][0]["evalue"]
+    assert outputs[3][-1]["ename"] == DIED and "kernel died in cell 4" in outputs[3][-1]["evalue"]
+    assert outputs[4][0]["ename"] == NOT_RUN and "kernel died in cell 4" in outputs[4][0]["evalue"]
     assert report.timed_out == [1] and report.died_in == 3

@@ -311,6 +311,7 @@ def execute_notebook(
     """Execute every code cell of ``nb`` (in place: outputs and execution counts) with the
     kernel's working directory ``workdir``; see the module docstring.
 
+    Cells are numbered from 1 in messages, as a notebook's cells appear (markdown included).
     ``private`` is a folder for the connection file, IPC sockets and kernel log (inside the
     sandbox's scratch folder when sandboxed; its path must stay short: Unix sockets allow
     about 100 characters). ``progress(done, total)`` is called after each cell.
@@ -355,7 +356,7 @@ def execute_notebook(
         kernel = fresh_kernel()
         if kernel is None:
             reason = "the kernel did not start"
-            report.events.append(reason + _log_tail(private))
+            report.events.append(reason + _log_tail(private))  # why, from the kernel's log
             left_for(reason, -1)
             return report
         count = 0
@@ -364,7 +365,7 @@ def execute_notebook(
             if over_wall():
                 report.wall_limit_reached = True
                 reason = f"not run: the submission's time limit ({wall_limit:g} s) was reached"
-                report.events.append(f"wall-clock limit reached before cell {i}")
+                report.events.append(f"wall-clock limit reached before cell {i + 1}")
                 left_for(reason, i - 1)
                 break
             limit = (
@@ -382,26 +383,24 @@ def execute_notebook(
             elif status == "timeout":
                 report.timed_out.append(i)
                 cell.outputs.append(
-                    _error(TIMEOUT, f"cell {i} ran past the time limit of {limit:g} s; stopped")
+                    _error(TIMEOUT, f"cell {i + 1} ran past the time limit of {limit:g} s; stopped")
                 )
                 kernel.stop()
                 kernel = fresh_kernel()
                 replayed = kernel is not None and _replay(kernel, nb, ran_ok, timeout)
                 if not replayed:
-                    reason = f"not run: the kernel could not be restored after the time limit in cell {i}"
+                    reason = f"not run: the kernel could not be restored after the time limit in cell {i + 1}"
                     report.events.append(reason)
                     left_for(reason, i)
                     break
                 report.events.append(
-                    f"time limit in cell {i}: kernel restarted, earlier cells replayed"
+                    f"time limit in cell {i + 1}: kernel restarted, earlier cells replayed"
                 )
             else:  # died
                 report.died_in = i
-                cell.outputs.append(_error(DIED, f"kernel died in cell {i}"))
-                report.events.append(
-                    _scrub_text(f"kernel died in cell {i}" + _log_tail(private), secrets)
-                )
-                left_for(f"not run: kernel died in cell {i}", i)
+                cell.outputs.append(_error(DIED, f"kernel died in cell {i + 1}"))
+                report.events.append(f"kernel died in cell {i + 1}")
+                left_for(f"not run: kernel died in cell {i + 1}", i)
                 break
             if progress is not None:
                 progress(position + 1, len(code))
