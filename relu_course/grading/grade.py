@@ -576,6 +576,9 @@ def _save_ledger(state: Path, ledger: dict) -> None:
     os.replace(partial, path)
 
 
+INSTRUCTOR = "instructor"  # ledger value: the instructor took this grade over
+
+
 def _release_instructor_decisions(root: Path, state: Path, assignment: str, settings) -> None:
     """Before autograde: an integrity zero the grader wrote is recognised by its marks (score
     0, "needs manual grade"); formgrader clears that flag when an instructor saves a score,
@@ -583,7 +586,7 @@ def _release_instructor_decisions(root: Path, state: Path, assignment: str, sett
     from nbgrader.api import Gradebook, MissingEntry
 
     ledger = _ledger(state)
-    ours = [k for k in ledger if k.startswith(f"{assignment}/")]
+    ours = [k for k, v in ledger.items() if k.startswith(f"{assignment}/") and v != INSTRUCTOR]
     if not ours:
         return
     with Gradebook(_db_url(root, settings.db_timeout)) as gradebook:
@@ -594,7 +597,7 @@ def _release_instructor_decisions(root: Path, state: Path, assignment: str, sett
             except MissingEntry:
                 continue
             if grade.manual_score != 0.0 or not grade.needs_manual_grade:
-                del ledger[key]
+                ledger[key] = INSTRUCTOR  # never written by the grader again
     _save_ledger(state, ledger)
 
 
@@ -612,7 +615,7 @@ def _apply_overrides(
                 continue
             for exercise in result.exercises:
                 key = f"{result.assignment}/{result.student}/{exercise.grade_id}"
-                ours = key in ledger
+                ours = key in ledger and ledger[key] != INSTRUCTOR
                 try:
                     grade = gradebook.find_grade(
                         exercise.grade_id, _notebook_of(result), result.assignment, result.student
@@ -621,6 +624,8 @@ def _apply_overrides(
                     continue
                 if grade.manual_score is not None and not ours:  # the instructor's decision
                     exercise.final, exercise.manual = float(grade.manual_score), True
+                elif ledger.get(key) == INSTRUCTOR:  # they cleared the grader's zero
+                    exercise.final, exercise.manual = exercise.nbgrader, True
                 elif exercise.integrity:
                     grade.manual_score, grade.needs_manual_grade = 0.0, True
                     ledger[key] = exercise.integrity
