@@ -382,3 +382,14 @@ def test_backward_messages_show_input_expected_and_hint(rejected):
         "hint:",
     )
     assert "Traceback" not in message
+
+
+# Wrong answer cells for the grader's clean-process re-verification (tests/test_verify_probes.py).
+PROBE_MISCONCEPTIONS = {
+    "relative_error": "def relative_error(a, b):\n"
+    "    return float(np.max(np.abs(a - b) / (np.abs(a) + np.abs(b))))\n",
+    "dense_relu_forward": "def dense_relu_forward(x, W, b):\n"
+    "    z = x @ W + b\n"
+    "    out = np.maximum(z, 0)\n"
+    "    return out, (x, W, b, out)\n",
+}
