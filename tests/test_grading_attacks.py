@@ -557,25 +557,18 @@ def test_catalogue_score_and_reason(batch, student):
 
 def test_honest_and_partial_relu_scores(batch):
     full = batch["results"][("relu_full", "01_relu")]
-    assert full.score == full.max_score == 8, _text(full)
+    assert full.score == full.max_score > 0, _text(full)
     partial = batch["results"][("relu_partial", "01_relu")]
-    assert {e.grade_id: e.final for e in partial.exercises} == {
-        "test_relu_np": 2,
-        "test_relu_tf": 0,
-        "test_relu_grad": 2,
-        "test_hat_network": 0,
-    }, _text(partial)
+    scores = {e.grade_id: e.final for e in partial.exercises}
+    assert scores.pop("test_relu_np") == 2 and scores.pop("test_relu_grad") == 2, _text(partial)
+    assert set(scores.values()) == {0}, _text(partial)  # relu_tf wrong, the rest stubs
 
 
 def test_dead_kernel_keeps_the_exercises_that_ran(batch):
     result = batch["results"][("relu_segfault", "01_relu")]
     scores = {e.grade_id: e.final for e in result.exercises}
-    assert scores == {
-        "test_relu_np": 2,
-        "test_relu_tf": 0,
-        "test_relu_grad": 0,
-        "test_hat_network": 0,
-    }, _text(result)
+    assert scores.pop("test_relu_np") == 2, _text(result)
+    assert scores and set(scores.values()) == {0}, _text(result)
     later = [e for e in result.exercises if e.grade_id != "test_relu_np"]
     assert all("kernel died in cell" in e.message for e in later), [e.message for e in later]
 
