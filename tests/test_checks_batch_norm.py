@@ -10,6 +10,7 @@ import tensorflow as tf
 from keras import layers
 
 from relu_course.checks import (
+    check_batchnorm_backward,
     check_batchnorm_forward,
     check_bn_relu_block,
     check_update_moving_average,
@@ -197,12 +198,6 @@ BLOCK_CORRECT = {
         if order == "before"
         else [layers.Dense(units, activation="relu"), layers.BatchNormalization()]
     ),
-    "no_scale": lambda units, order: [
-        layers.BatchNormalization(scale=False)
-        if isinstance(layer, layers.BatchNormalization)
-        else layer
-        for layer in _block(units, order)
-    ],
     "tuple": lambda units, order: tuple(_block(units, order)),
     "he_init": lambda units, order: (
         [
@@ -220,6 +215,15 @@ BLOCK_CORRECT = {
 }
 
 BLOCK_WRONG = {
+    "no_scale": (
+        lambda units, order: [
+            layers.BatchNormalization(scale=False)
+            if isinstance(layer, layers.BatchNormalization)
+            else layer
+            for layer in _block(units, order)
+        ],
+        "scale gamma",
+    ),
     "orders_swapped": (
         lambda units, order: _block(units, "after" if order == "before" else "before"),
         "bias",
@@ -295,3 +299,262 @@ def test_bn_relu_block_accepts(name):
 def test_bn_relu_block_rejects(name, rejected):
     candidate, fragment = BLOCK_WRONG[name]
     rejected(check_bn_relu_block, candidate, fragment)
+
+
+# ---------------------------------------------------------------- batchnorm_backward
+def _bw_closed(dout, x, gamma, eps=1e-3):
+    n = x.shape[0]
+    inv = 1.0 / np.sqrt(x.var(0) + eps)
+    x_hat = (x - x.mean(0)) * inv
+    dx = gamma * inv / n * (n * dout - dout.sum(0) - x_hat * (dout * x_hat).sum(0))
+    return dx, (dout * x_hat).sum(0), dout.sum(0)
+
+
+def _bw_graph(dout, x, gamma, eps=1e-3):
+    n = x.shape[0]
+    mu = x.mean(0)
+    xc = x - mu
+    var = (xc**2).mean(0)
+    std = np.sqrt(var + eps)
+    x_hat = xc / std
+    dx_hat = dout * gamma
+    dxc = dx_hat / std
+    dstd = -(dx_hat * xc).sum(0) / std**2
+    dvar = dstd / (2 * std)
+    dxc = dxc + dvar * 2 * xc / n
+    dmu = -dxc.sum(0)
+    return dxc + dmu / n, (dout * x_hat).sum(0), dout.sum(0)
+
+
+def _bw_tape(dout, x, gamma, eps=1e-3):
+    xt, gt = tf.Variable(x), tf.Variable(gamma)
+    bt = tf.Variable(tf.zeros_like(gt))
+    with tf.GradientTape() as tape:
+        mean, var = tf.nn.moments(xt, axes=[0])
+        loss = tf.reduce_sum(tf.nn.batch_normalization(xt, mean, var, bt, gt, eps) * dout)
+    return tuple(np.asarray(g) for g in tape.gradient(loss, [xt, gt, bt]))
+
+
+def _bw_loop(dout, x, gamma, eps=1e-3):
+    dx = np.empty_like(x)
+    dgamma, dbeta = np.empty_like(gamma), np.empty_like(gamma)
+    for j in range(x.shape[1]):
+        column, d = x[:, j], dout[:, j]
+        inv = 1.0 / np.sqrt(column.var() + eps)
+        x_hat = (column - column.mean()) * inv
+        dgamma[j], dbeta[j] = (d * x_hat).sum(), d.sum()
+        dx[:, j] = gamma[j] * inv * (d - d.mean() - x_hat * (d * x_hat).mean())
+    return dx, dgamma, dbeta
+
+
+BACKWARD_CORRECT = {
+    "closed_form": _bw_closed,
+    "graph": _bw_graph,
+    "gradient_tape": _bw_tape,
+    "loop_over_features": _bw_loop,
+    "list_result": lambda dout, x, gamma, eps=1e-3: list(_bw_closed(dout, x, gamma, eps)),
+}
+
+
+def _bw_with(dx=None, dgamma=None, dbeta=None):
+    """A wrong candidate: the closed form with one part replaced."""
+
+    def candidate(dout, x, gamma, eps=1e-3):
+        right = _bw_closed(dout, x, gamma, eps)
+        parts = [
+            part(dout, x, gamma, eps) if part is not None else right[i]
+            for i, part in enumerate((dx, dgamma, dbeta))
+        ]
+        return tuple(parts)
+
+    return candidate
+
+
+def _x_hat(x, eps):
+    return (x - x.mean(0)) / np.sqrt(x.var(0) + eps)
+
+
+def _unbiased(dout, x, gamma, eps=1e-3):
+    n = x.shape[0]
+    xc = x - x.mean(0)
+    s = 1.0 / np.sqrt((xc**2).sum(0) / (n - 1) + eps)
+    return gamma * s * (dout - dout.mean(0) - xc * s**2 * (dout * xc).sum(0) / (n - 1))
+
+
+def _eps_outside(dout, x, gamma, eps=1e-3):
+    xc = x - x.mean(0)
+    sigma = x.std(0)
+    t = 1.0 / (sigma + eps)
+    n = x.shape[0]
+    return gamma * t * (dout - dout.mean(0) - xc * t / (n * sigma) * (dout * xc).sum(0))
+
+
+def _inv(x, eps):
+    return 1.0 / np.sqrt(x.var(0) + eps)
+
+
+BACKWARD_WRONG = {
+    "variance_path_forgotten": (
+        _bw_with(dx=lambda d, x, g, e: g * _inv(x, e) * (d - d.mean(0))),
+        "path through the variance",
+    ),
+    "mean_path_forgotten": (
+        _bw_with(
+            dx=lambda d, x, g, e: g * _inv(x, e) * (d - _x_hat(x, e) * (d * _x_hat(x, e)).mean(0))
+        ),
+        "path through the mean",
+    ),
+    "statistics_as_constants": (
+        _bw_with(dx=lambda d, x, g, e: g * _inv(x, e) * d),
+        "constants",
+    ),
+    "sqrt_derivative_factor": (
+        _bw_with(
+            dx=lambda d, x, g, e: (
+                g * _inv(x, e) * (d - d.mean(0) - 2 * _x_hat(x, e) * (d * _x_hat(x, e)).mean(0))
+            )
+        ),
+        "factor 2",
+    ),
+    "squared_deviation_factor": (
+        _bw_with(
+            dx=lambda d, x, g, e: (
+                g * _inv(x, e) * (d - d.mean(0) - 0.5 * _x_hat(x, e) * (d * _x_hat(x, e)).mean(0))
+            )
+        ),
+        "factor 1/2",
+    ),
+    "gamma_missing_in_dx": (
+        _bw_with(
+            dx=lambda d, x, g, e: (
+                _inv(x, e) * (d - d.mean(0) - _x_hat(x, e) * (d * _x_hat(x, e)).mean(0))
+            )
+        ),
+        "gamma is missing",
+    ),
+    "unbiased_variance": (_bw_with(dx=_unbiased), "unbiased"),
+    "eps_outside_sqrt": (_bw_with(dx=_eps_outside), "outside the square root"),
+    "pytorch_eps_default": (
+        lambda d, x, g, eps=1e-5: _bw_closed(d, x, g, eps),
+        "pytorch",
+    ),
+    "eps_ignored": (lambda d, x, g, eps=1e-3: _bw_closed(d, x, g, 1e-3), "eps argument"),
+    "dgamma_not_summed": (_bw_with(dgamma=lambda d, x, g, e: d * _x_hat(x, e)), "sums"),
+    "dbeta_not_summed": (_bw_with(dbeta=lambda d, x, g, e: d), "sums"),
+    "dgamma_mean": (_bw_with(dgamma=lambda d, x, g, e: (d * _x_hat(x, e)).mean(0)), "averaged"),
+    "dbeta_mean": (_bw_with(dbeta=lambda d, x, g, e: d.mean(0)), "averaged"),
+    "dgamma_with_x": (
+        _bw_with(dgamma=lambda d, x, g, e: (d * x).sum(0)),
+        "instead of the normalised",
+    ),
+    "dgamma_dbeta_swapped": (
+        lambda d, x, g, eps=1e-3: (lambda r: (r[0], r[2], r[1]))(_bw_closed(d, x, g, eps)),
+        "swapped",
+    ),
+    "two_results": (lambda d, x, g, eps=1e-3: _bw_closed(d, x, g, eps)[:2], "tuple of three"),
+    "mutates_dout": (
+        lambda d, x, g, eps=1e-3: (d.__isub__(d.mean(0)), _bw_closed(d, x, g, eps))[1],
+        "in place",
+    ),
+    "stub": (_stub, "not implemented yet"),
+    "returns_none": (lambda d, x, g, eps=1e-3: None, "not a tuple"),
+}
+
+
+@pytest.mark.parametrize("name", BACKWARD_CORRECT)
+def test_batchnorm_backward_accepts(name):
+    check_batchnorm_backward(BACKWARD_CORRECT[name])
+
+
+def test_batchnorm_backward_accepts_a_float32_computation():
+    def float32(dout, x, gamma, eps=1e-3):
+        parts = _bw_closed(*(np.asarray(a, np.float32) for a in (dout, x, gamma)), np.float32(eps))
+        return tuple(np.asarray(p, dtype=x.dtype) if x.dtype == np.float32 else p for p in parts)
+
+    # float32 arithmetic on float32 inputs passes; on float64 inputs the check asks for
+    # float64 accuracy, so this candidate computes in float64 there
+    check_batchnorm_backward(
+        lambda d, x, g, eps=1e-3: (
+            float32(d, x, g, eps) if x.dtype == np.float32 else _bw_closed(d, x, g, eps)
+        )
+    )
+
+
+@pytest.mark.parametrize("name", BACKWARD_WRONG)
+def test_batchnorm_backward_rejects(name, rejected):
+    candidate, fragment = BACKWARD_WRONG[name]
+    rejected(check_batchnorm_backward, candidate, fragment)
+
+
+# ---------------------------------------------------------------- grading probes
+# Wrong answer cells the clean-process re-verification must reject (tests/test_verify_probes.py).
+PROBE_MISCONCEPTIONS = {
+    "bn_relu_block": (
+        "def bn_relu_block(units, order):\n"
+        "    if order == 'before':\n"
+        "        return [keras.layers.Dense(units), keras.layers.ReLU(),\n"
+        "                keras.layers.BatchNormalization()]\n"
+        "    return [keras.layers.Dense(units, use_bias=False),\n"
+        "            keras.layers.BatchNormalization(), keras.layers.ReLU()]\n"
+    ),
+    "batchnorm_backward": (
+        "def batchnorm_backward(dout, x, gamma, eps=1e-3):\n"
+        "    inv = 1.0 / np.sqrt(x.var(0) + eps)\n"
+        "    x_hat = (x - x.mean(0)) * inv\n"
+        "    return gamma * inv * (dout - dout.mean(0)), (dout * x_hat).sum(0), dout.sum(0)\n"
+    ),
+}
+
+
+def _run_layers_probe(probe, candidate):
+    layers_ = candidate(*(a.value for a in probe.args))
+    model = keras.Sequential([keras.Input(probe.layer_input.shape[1:]), *layers_])
+    model.set_weights([np.asarray(w, np.float32) for w in probe.weights])
+    return np.asarray(model(probe.layer_input, training=probe.training))
+
+
+def test_probes_accept_the_references_and_reject_the_misconceptions():
+    """In-process: every 06 probe's expectation matches a correct answer, and each wrong answer
+    above (and the forward pass's classic mistakes) fails at least one probe."""
+    from relu_course.batch_norm import batchnorm_backward
+    from relu_course.checks._registry import compare_structures
+    from relu_course.checks.batch_norm import probes_batchnorm_backward, probes_bn_relu_block
+
+    rng = np.random.default_rng(0)
+    namespace = {"keras": keras, "np": np}
+    block_probes = probes_bn_relu_block(rng)
+    assert {(p.args[1].value, p.training) for p in block_probes} == {
+        (o, t) for o in ("before", "after") for t in (True, False)
+    }
+    exec(PROBE_MISCONCEPTIONS["bn_relu_block"], namespace)
+    for candidate, should_pass in ((_block, True), (namespace["bn_relu_block"], False)):
+        problems = []
+        for probe in block_probes:
+            try:
+                got = _run_layers_probe(probe, candidate)
+            except ValueError as error:  # a wrong number of weights
+                problems.append(str(error))
+                continue
+            problems.append(
+                compare_structures(probe.expected, got, atol=probe.atol, rtol=probe.rtol,
+                                   same_dtype=probe.same_dtype)
+            )  # fmt: skip
+        assert (not any(problems)) if should_pass else any(problems), problems
+
+    exec(PROBE_MISCONCEPTIONS["batchnorm_backward"], namespace)
+    for candidate, should_pass in (
+        (batchnorm_backward, True),
+        (_bw_graph, True),
+        (namespace["batchnorm_backward"], False),
+    ):
+        problems = []
+        for probe in probes_batchnorm_backward(rng):
+            args = [np.array(a.value) for a in probe.args]
+            kwargs = {k: a.value for k, a in probe.kwargs.items()}
+            result = candidate(*args, **kwargs)
+            got = args[probe.input_index] if probe.mode == "input_after" else list(result)
+            problems.append(
+                compare_structures(probe.expected, got, atol=probe.atol, rtol=probe.rtol,
+                                   same_dtype=probe.same_dtype)
+            )  # fmt: skip
+        assert (not any(problems)) if should_pass else any(problems), problems

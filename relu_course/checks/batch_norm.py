@@ -1,5 +1,8 @@
 """Checks for notebook 06 (batch normalization): batchnorm_forward, update_moving_average,
-bn_relu_block."""
+bn_relu_block, batchnorm_backward; and the probes the grader re-verifies them with.
+
+The NumPy references (forward, inference, backward) live once, in
+:mod:`relu_course.batch_norm`; the checks compare with Keras/TensorFlow as well."""
 
 from __future__ import annotations
 
@@ -8,7 +11,12 @@ import numpy as np
 from relu_course.checks._framework import Check, describe
 from relu_course.checks._registry import Exercise, Probe
 
-__all__ = ["check_batchnorm_forward", "check_bn_relu_block", "check_update_moving_average"]
+__all__ = [
+    "check_batchnorm_backward",
+    "check_batchnorm_forward",
+    "check_bn_relu_block",
+    "check_update_moving_average",
+]
 
 
 def _keras_bn(x, gamma, beta, eps):
@@ -201,20 +209,18 @@ def _reference_block(layers, x, order):
     """The block's forward pass in NumPy from the layers' own weights (BN in training mode)."""
     import keras
 
+    from relu_course.batch_norm import batchnorm_forward
+
     dense = next(layer for layer in layers if isinstance(layer, keras.layers.Dense))
     bn = next(layer for layer in layers if isinstance(layer, keras.layers.BatchNormalization))
     kernel = np.asarray(dense.kernel, dtype=np.float64)
     bias = np.asarray(dense.bias, dtype=np.float64) if dense.use_bias else 0.0
-    gamma = 1.0 if bn.gamma is None else np.asarray(bn.gamma, dtype=np.float64)
-    beta = 0.0 if bn.beta is None else np.asarray(bn.beta, dtype=np.float64)
+    gamma = np.ones(dense.units) if bn.gamma is None else np.asarray(bn.gamma, dtype=np.float64)
+    beta = np.zeros(dense.units) if bn.beta is None else np.asarray(bn.beta, dtype=np.float64)
     h = x.astype(np.float64) @ kernel + bias
-
-    def normalise(v):
-        return (v - v.mean(0)) / np.sqrt(v.var(0) + bn.epsilon) * gamma + beta
-
     if order == "before":
-        return np.maximum(normalise(h), 0)
-    return normalise(np.maximum(h, 0))
+        return np.maximum(batchnorm_forward(h, gamma, beta, bn.epsilon), 0)
+    return batchnorm_forward(np.maximum(h, 0), gamma, beta, bn.epsilon)
 
 
 def check_bn_relu_block(bn_relu_block) -> None:
@@ -251,6 +257,16 @@ def check_bn_relu_block(bn_relu_block) -> None:
             )
         if dense[0].units != units:
             check.fail(f"the Dense layer has {dense[0].units} units, expected {units}", on=on)
+        if not (bns[0].scale and bns[0].center):
+            check.fail(
+                "the BatchNormalization layer has no learned "
+                + (
+                    "scale gamma (scale=False)" if not bns[0].scale else "shift beta (center=False)"
+                ),
+                on=on,
+                hint="the block uses BN as Ioffe & Szegedy define it, with both learned "
+                "parameters (Keras's defaults): the grader sets gamma and beta itself",
+            )
         if not relus and not folded_relu:
             check.fail(
                 f"the block {kinds} has no ReLU",
@@ -350,6 +366,228 @@ def check_bn_relu_block(bn_relu_block) -> None:
     check.passed("before and after orders, forward pass in training mode, a short fit")
 
 
+# ------------------------------------------------------------------ batchnorm_backward
+def _backward_parts(dout, x, gamma, eps, ddof=0, eps_outside=False):
+    """(dx, dgamma, dbeta) of y = gamma · x̂ + beta, float64, for the exact BN (ddof 0, eps
+    inside the root) or one of two mis-specified forward passes (their exact gradients)."""
+    dout, x, gamma = (np.asarray(a, dtype=np.float64) for a in (dout, x, gamma))
+    n = x.shape[0]
+    xc = x - x.mean(0)
+    var = (xc**2).sum(0) / (n - ddof)
+    if eps_outside:
+        sigma = np.sqrt(var)
+        scale = 1.0 / (sigma + eps)  # x̂ = xc · scale
+        dscale_dvar = -(scale**2) / (2 * sigma)
+    else:
+        scale = 1.0 / np.sqrt(var + eps)
+        dscale_dvar = -0.5 * scale**3
+    x_hat = xc * scale
+    dx_hat = dout * gamma
+    dvar = (dx_hat * xc).sum(0) * dscale_dvar
+    dxc = dx_hat * scale + dvar * 2 * xc / (n - ddof)
+    dx = dxc - dxc.mean(0)
+    return dx, (dout * x_hat).sum(0), dout.sum(0)
+
+
+def _dx_variants(dout, x, gamma, eps, explicit_eps) -> dict[str, np.ndarray]:
+    """Named misconceptions of dx (float64)."""
+    dout, x, gamma = (np.asarray(a, dtype=np.float64) for a in (dout, x, gamma))
+    inv = 1.0 / np.sqrt(x.var(0) + eps)
+    x_hat = (x - x.mean(0)) * inv
+    g = dout.mean(0)
+    h = (dout * x_hat).mean(0)
+    variants = {
+        "the path through the variance is missing: σ² depends on every x_i, so each x_i also "
+        "receives a share of the gradient that reaches σ² (through 1/√(σ² + eps))": (
+            gamma * inv * (dout - g)
+        ),
+        "the path through the mean is missing: μ depends on every x_i, so each x_i also "
+        "receives a share of the gradient that reaches μ": gamma * inv * (dout - x_hat * h),
+        "the batch mean and variance were treated as constants: in training mode both "
+        "depend on x, and the gradient flows through them too": gamma * inv * dout,
+        "the variance path is off by a factor 2: check the derivative of the square root "
+        "(d√v/dv = 1/(2√v)) and of the squared deviations": (
+            gamma * inv * (dout - g - 2 * x_hat * h)
+        ),
+        "the variance path is off by a factor 1/2: check the derivative of the square root "
+        "(d√v/dv = 1/(2√v)) and of the squared deviations": (
+            gamma * inv * (dout - g - 0.5 * x_hat * h)
+        ),
+        "gamma is missing from dx: the upstream gradient reaches x̂ multiplied by gamma": (
+            inv * (dout - g - x_hat * h)
+        ),
+        "dx is the gradient of BN with the unbiased variance (divide by n − 1); training-mode "
+        "BN uses the biased batch variance (divide by n)": _backward_parts(
+            dout, x, gamma, eps, ddof=1
+        )[0],
+        "dx is the gradient of BN with eps outside the square root; eps belongs inside: "
+        "1/√(σ² + eps)": _backward_parts(dout, x, gamma, eps, eps_outside=True)[0],
+    }
+    if explicit_eps:
+        variants["eps looks fixed at 1e-3: use the eps argument you are given"] = _backward_parts(
+            dout, x, gamma, 1e-3
+        )[0]
+    else:
+        variants["eps looks like PyTorch's 1e-5; the default here is Keras's 1e-3"] = (
+            _backward_parts(dout, x, gamma, 1e-5)[0]
+        )
+    return variants
+
+
+def _dgamma_variants(dout, x, gamma, eps) -> dict[str, np.ndarray]:
+    dout, x = np.asarray(dout, dtype=np.float64), np.asarray(x, dtype=np.float64)
+    x_hat = (x - x.mean(0)) / np.sqrt(x.var(0) + eps)
+    return {
+        "dgamma is averaged over the batch; gamma is shared by every example, so its "
+        "gradient is the *sum* of the per-example contributions": (dout * x_hat).mean(0),
+        "dgamma uses x instead of the normalised x̂: gamma multiplies x̂": (dout * x).sum(0),
+        "dgamma and dbeta look swapped: return (dx, dgamma, dbeta)": dout.sum(0),
+        "dgamma is the gradient for BN with the unbiased variance (divide by n − 1)": (
+            _backward_parts(dout, x, gamma, eps, ddof=1)[1]
+        ),
+        "dgamma is the gradient for BN with eps outside the square root": _backward_parts(
+            dout, x, gamma, eps, eps_outside=True
+        )[1],
+    }
+
+
+def _dbeta_variants(dout, x, eps) -> dict[str, np.ndarray]:
+    dout, x = np.asarray(dout, dtype=np.float64), np.asarray(x, dtype=np.float64)
+    x_hat = (x - x.mean(0)) / np.sqrt(x.var(0) + eps)
+    return {
+        "dbeta is averaged over the batch; beta is shared by every example, so its "
+        "gradient is the *sum* of the upstream gradients": dout.mean(0),
+        "dgamma and dbeta look swapped: return (dx, dgamma, dbeta)": (dout * x_hat).sum(0),
+    }
+
+
+def _matching(variants: dict[str, np.ndarray], got: np.ndarray, rtol: float, atol: float):
+    return [
+        hint
+        for hint, wrong in variants.items()
+        if wrong.shape == got.shape and np.allclose(got, wrong, rtol=rtol, atol=atol)
+    ]
+
+
+def _tape_gradients(dout, x, gamma, eps):
+    """(dx, dgamma, dbeta) from tf.GradientTape through tf.nn.moments +
+    tf.nn.batch_normalization (TensorFlow's own training-mode BN), in float64."""
+    import tensorflow as tf
+
+    xt = tf.constant(np.asarray(x, np.float64))
+    gt = tf.constant(np.asarray(gamma, np.float64))
+    bt = tf.zeros_like(gt)
+    with tf.GradientTape() as tape:
+        tape.watch([xt, gt, bt])
+        mean, var = tf.nn.moments(xt, axes=[0])
+        y = tf.nn.batch_normalization(xt, mean, var, bt, gt, eps)
+        loss = tf.reduce_sum(y * np.asarray(dout, np.float64))
+    return tuple(np.asarray(g) for g in tape.gradient(loss, [xt, gt, bt]))
+
+
+def _backward_inputs(rng):
+    """(dout, x, gamma, eps) cases: small batches (so the 1/n terms matter), features of
+    very different scales (one with a variance near eps), gamma of both signs, upstream
+    gradients with a non-zero mean per feature; float64, and one float32 case."""
+    cases = []
+    for eps, dtype in ((None, np.float64), (float(rng.choice([0.1, 1e-2])), np.float64),
+                       (1e-5, np.float64), (None, np.float32)):  # fmt: skip
+        batch, features = int(rng.integers(3, 13)), int(rng.integers(2, 7))
+        scale = np.exp(rng.uniform(np.log(0.02), np.log(4.0), size=features))
+        scale[0] = 0.03  # variance ≈ 1e-3: where eps goes matters
+        x = rng.normal(size=(batch, features)) * scale + rng.normal(scale=3.0, size=features)
+        gamma = rng.uniform(0.5, 2.0, size=features) * rng.choice([-1, 1], size=features)
+        dout = rng.normal(size=(batch, features)) + rng.normal(size=features)
+        cases.append((dout.astype(dtype), x.astype(dtype), gamma.astype(dtype), eps))
+    return cases
+
+
+def check_batchnorm_backward(batchnorm_backward) -> None:
+    """(dx, dgamma, dbeta) of training-mode BN, compared with tf.GradientTape and with the
+    numerical gradient of the forward pass."""
+    from relu_course.backprop import numerical_gradient
+    from relu_course.batch_norm import batchnorm_forward
+
+    check = Check("batchnorm_backward", batchnorm_backward)
+    for _ in check.devices():
+        for dout, x, gamma, eps in _backward_inputs(check.rng):
+            used_eps = 1e-3 if eps is None else eps
+            on = f"dout = {describe(dout)}, x = {describe(x)}, gamma = {describe(gamma)}, " + (
+                "eps left at its default" if eps is None else f"eps = {eps:g}"
+            )
+            args = (dout, x, gamma) if eps is None else (dout, x, gamma, eps)
+            result = check.call(*args, on=on)
+            if not isinstance(result, tuple | list) or len(result) != 3:
+                check.fail(
+                    f"batchnorm_backward returned {describe(result)}, not a tuple of three arrays",
+                    on=on,
+                    hint="return dx, dgamma, dbeta (in that order)",
+                )
+            got = [check.expect_array(part, on) for part in result]
+            expected = _tape_gradients(dout, x, gamma, used_eps)
+            float32 = x.dtype == np.float32
+            rtol = 1e-3 if float32 else 1e-6
+            for name, g, e in zip(("dx", "dgamma", "dbeta"), got, expected, strict=True):
+                if g.shape != e.shape:
+                    summed = name != "dx" and g.shape == x.shape
+                    check.fail(
+                        f"{name} has shape {g.shape}, expected {e.shape}",
+                        on=on,
+                        hint=f"{name[1:]} is shared by every example of the batch: its gradient "
+                        "sums the per-example contributions over the batch axis"
+                        if summed
+                        else f"{name} has the shape of {'x' if name == 'dx' else name[1:]}",
+                    )
+                if not np.issubdtype(g.dtype, np.floating):
+                    check.fail(f"{name} has dtype {g.dtype}", on=on, hint="return float arrays")
+                atol = (1e-4 if float32 else 1e-9) * max(1.0, float(np.abs(e).max()))
+                if np.allclose(g, e, rtol=rtol, atol=atol):
+                    continue
+                if name == "dx":
+                    variants = _dx_variants(dout, x, gamma, used_eps, eps is not None)
+                elif name == "dgamma":
+                    variants = _dgamma_variants(dout, x, gamma, used_eps)
+                else:
+                    variants = _dbeta_variants(dout, x, used_eps)
+                named = _matching(variants, g, rtol, atol)
+                if not named and name == "dx":
+                    named = [
+                        "compare your dx with the numerical gradient (relu_course.backprop."
+                        "numerical_gradient) of sum(dout · batchnorm_forward(x, ...)) on a "
+                        "small input; x reaches the output through x − μ, through μ and "
+                        "through σ²: all three paths add up"
+                    ]
+                check.expect_close(
+                    g,
+                    e,
+                    on,
+                    rtol=rtol,
+                    atol=atol,
+                    what=f"{name} is wrong",
+                    hint=" / ".join(named) or None,
+                )
+        # The second reference: the numerical gradient of the forward pass (float64).
+        dout, x, gamma, _ = _backward_inputs(check.rng)[0]
+        dx = check.expect_array(check.call(dout, x, gamma, on="a float64 batch")[0], "")
+
+        def loss(value, gamma=gamma, dout=dout):
+            return float(np.sum(batchnorm_forward(value, gamma, np.zeros_like(gamma)) * dout))
+
+        numeric = numerical_gradient(loss, x.copy())
+        check.expect_close(
+            dx,
+            numeric,
+            f"dout = {describe(dout)}, x = {describe(x)}, gamma = {describe(gamma)}",
+            rtol=1e-4,
+            atol=1e-6 * max(1.0, float(np.abs(numeric).max())),
+            what="dx disagrees with the numerical gradient of the forward pass",
+        )
+    check.passed(
+        "dx, dgamma and dbeta agree with tf.GradientTape and the numerical gradient, "
+        "default and explicit eps, float64 and float32"
+    )
+
+
 # ------------------------------------------------------------------ grading probes
 def probes_update_moving_average(rng: np.random.Generator) -> list[Probe]:
     from relu_course.batch_norm import update_moving_average
@@ -387,6 +625,82 @@ def probes_batchnorm_forward(rng: np.random.Generator) -> list[Probe]:
     ]
 
 
+def probes_batchnorm_backward(rng: np.random.Generator) -> list[Probe]:
+    from relu_course.batch_norm import batchnorm_backward
+
+    n, d = int(rng.integers(4, 12)), int(rng.integers(2, 6))
+    x = rng.normal(loc=2.0, scale=3.0, size=(n, d))
+    x[:, 0] = 5.0 + 0.03 * rng.normal(size=n)  # variance near eps: where eps goes matters
+    gamma = rng.uniform(0.5, 2.0, size=d) * rng.choice([-1, 1], size=d)
+    dout = rng.normal(size=(n, d)) + rng.normal(size=d)
+    return [
+        Probe(
+            args=(dout, x, gamma),
+            expected=batchnorm_backward(dout, x, gamma),
+            rtol=1e-7,
+            atol=1e-9,
+            about="(dx, dgamma, dbeta), default eps",
+        ),
+        Probe(
+            args=(dout, x, gamma),
+            kwargs={"eps": 1e-2},
+            expected=batchnorm_backward(dout, x, gamma, eps=1e-2),
+            rtol=1e-7,
+            atol=1e-9,
+            about="(dx, dgamma, dbeta), eps = 1e-2",
+        ),
+        Probe(args=(dout, x, gamma), mode="input_after", input_index=1, expected=x.copy()),
+        Probe(args=(dout, x, gamma), mode="input_after", input_index=0, expected=dout.copy()),
+    ]
+
+
+def probes_bn_relu_block(rng: np.random.Generator) -> list[Probe]:
+    """Both orders, each in training mode (batch statistics) and inference mode (the moving
+    statistics the grader sets), with grader-chosen weights."""
+    from relu_course.batch_norm import batchnorm_forward, batchnorm_inference
+
+    features, units = 5, int(rng.integers(3, 9))
+    x = rng.normal(loc=1.0, scale=2.0, size=(16, features)).astype(np.float32)
+    kernel = rng.normal(scale=0.5, size=(features, units)).astype(np.float32)
+    bias = rng.normal(size=units).astype(np.float32)
+    gamma = rng.uniform(0.5, 2.0, size=units).astype(np.float32)
+    beta = rng.normal(size=units).astype(np.float32)
+    moving_mean = rng.normal(size=units).astype(np.float32)
+    moving_var = rng.uniform(0.5, 3.0, size=units).astype(np.float32)
+    bn_weights = (gamma, beta, moving_mean, moving_var)
+    x64 = x.astype(np.float64)
+
+    def bn(h, training):
+        if training:
+            return batchnorm_forward(h, gamma, beta)
+        return batchnorm_inference(h, gamma, beta, moving_mean, moving_var)
+
+    probes = []
+    for training in (True, False):
+        before = np.maximum(bn(x64 @ kernel, training), 0)
+        after = bn(np.maximum(x64 @ kernel + bias, 0), training)
+        mode = "training" if training else "inference"
+        for order, weights, expected in (
+            ("before", (kernel, *bn_weights), before),
+            ("after", (kernel, bias, *bn_weights), after),
+        ):
+            probes.append(
+                Probe(
+                    args=(units, order),
+                    mode="layers_output",
+                    layer_input=x,
+                    weights=weights,
+                    training=training,
+                    expected=expected.astype(np.float32),
+                    rtol=1e-4,
+                    atol=1e-4,
+                    same_dtype=False,
+                    about=f"bn_relu_block({units}, {order!r}) with set weights, {mode} mode",
+                )
+            )
+    return probes
+
+
 EXERCISES = [
     Exercise(
         "batchnorm_forward", notebook="06_batch_norm", points=3, probes=probes_batchnorm_forward
@@ -397,5 +711,11 @@ EXERCISES = [
         points=2,
         probes=probes_update_moving_average,
     ),
-    Exercise("bn_relu_block", notebook="06_batch_norm", points=2, probes=None),
+    Exercise("bn_relu_block", notebook="06_batch_norm", points=2, probes=probes_bn_relu_block),
+    Exercise(
+        "batchnorm_backward",
+        notebook="06_batch_norm",
+        points=3,
+        probes=probes_batchnorm_backward,
+    ),
 ]
