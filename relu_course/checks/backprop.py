@@ -135,6 +135,30 @@ def _gradient_hint(f, x: np.ndarray, got: np.ndarray, h: float) -> str:
     return "perturb one entry at a time by ±h and take (f(x + h) − f(x − h)) / (2h)"
 
 
+def _expect_gradient(check: Check, got, want, on: str, rtol: float, atol: float, case) -> None:
+    """Like ``Check.expect_close`` but shows 10 significant digits, so that two numbers
+    shown as a mismatch always look different (centred and one-sided differences agree to
+    5-6 digits). ``case`` is (f, x, h), for naming the misconception."""
+    got = np.asarray(got, dtype=np.float64)
+    if not np.all(np.isfinite(got)):
+        check.fail(
+            "numerical_gradient returned NaN or infinity",
+            on=on,
+            got=got,
+            hint="f returns a finite float here: look for a division by zero (is h used?)",
+        )
+    bad = ~np.isclose(got, want, rtol=rtol, atol=atol)
+    if bad.any():
+        i = tuple(int(k) for k in np.argwhere(bad)[0]) if got.ndim else ()
+        check.fail(
+            f"numerical_gradient is off at index {i} ({int(bad.sum())} of {bad.size} entries)",
+            on=on,
+            expected=f"{float(want[i]):.10g}",
+            got=f"{float(got[i]):.10g}",
+            hint=_gradient_hint(case[0], case[1], got, case[2]),
+        )
+
+
 def check_numerical_gradient(numerical_gradient) -> None:
     """Centred differences of a scalar function at a float64 array; x restored exactly."""
     check = Check("numerical_gradient", numerical_gradient)
@@ -151,9 +175,7 @@ def check_numerical_gradient(numerical_gradient) -> None:
                 hint="with h = 1e-5 the differences need float64: build the result with "
                 "np.zeros(x.shape) or np.zeros_like(x, dtype=np.float64)",
             )
-        check.expect_close(
-            got, exact, on, x=x, rtol=1e-6, atol=1e-8, hint=_gradient_hint(f, x, got, 1e-5)
-        )
+        _expect_gradient(check, got, exact, on, 1e-6, 1e-8, (f, x, 1e-5))
     # The step must be the h passed in: for a cubic the centred difference is exactly
     # 3x² + h², a one-sided one 3x² + 3xh + h².
     x = next(_gradient_inputs(rng))
@@ -175,9 +197,7 @@ def check_numerical_gradient(numerical_gradient) -> None:
                 got=f"{got.ravel()[0]:.8g}",
                 hint="use the parameter h for the step, not a fixed constant",
             )
-        check.expect_close(
-            got, expected, on, x=x, rtol=1e-7, atol=1e-9, hint=_gradient_hint(cube, x, got, h)
-        )
+        _expect_gradient(check, got, expected, on, 1e-7, 1e-9, (cube, x, h))
     check.passed("centred differences on 1-, 2- and 3-d arrays, the h given, x restored")
 
 
@@ -206,34 +226,49 @@ def _relative_error_pairs(rng: np.random.Generator):
     yield a, a.copy()  # identical: 0
 
 
-def _relative_error_hint(a: np.ndarray, b: np.ndarray, got: float) -> str:
-    diff = np.abs(a - b)
-    total = np.abs(a) + np.abs(b)
+def _relative_error_variants():
+    """Common wrong versions of the formula, each with the hint that names its mistake."""
+
+    def floor(total):
+        return np.maximum(1e-8, total)
+
+    return {
+        "the floor: divide by max(1e-8, |a| + |b|), so that two zeros give 0, not NaN, "
+        "and two tiny numbers do not look far apart": lambda a, b: np.max(
+            np.abs(a - b) / (np.abs(a) + np.abs(b))
+        ),
+        "take the maximum over elements, not the mean": lambda a, b: np.mean(
+            np.abs(a - b) / floor(np.abs(a) + np.abs(b))
+        ),
+        "divide by |a| + |b|, not by max(|a|, |b|)": lambda a, b: np.max(
+            np.abs(a - b) / floor(np.maximum(np.abs(a), np.abs(b)))
+        ),
+        "divide by |a| + |b| (both arrays), not by |a| alone": lambda a, b: np.max(
+            np.abs(a - b) / floor(np.abs(a))
+        ),
+        "a relative error divides |a − b| by the sizes of a and b": lambda a, b: np.max(
+            np.abs(a - b)
+        ),
+        "take |a − b| elementwise: a signed difference can be negative": lambda a, b: np.max(
+            (a - b) / floor(np.abs(a) + np.abs(b))
+        ),
+        "the floor is 1e-8: max(1e-8, |a| + |b|), not |a| + |b| + 1e-8 or another "
+        "constant": lambda a, b: np.max(np.abs(a - b) / (np.abs(a) + np.abs(b) + 1e-8)),
+    }
+
+
+def _same(got: float, value: float) -> bool:
+    if not np.isfinite(got) or not np.isfinite(value):
+        return not np.isfinite(got) and not np.isfinite(value)
+    return bool(np.isclose(got, value, rtol=1e-9, atol=0))
+
+
+def _relative_error_hint(a: np.ndarray, b: np.ndarray, got: float, swapped: float) -> str:
+    """The variant that explains both ``got`` = f(a, b) and ``swapped`` = f(b, a)."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        candidates = {
-            "the floor: divide by max(1e-8, |a| + |b|), so that two zeros give 0, not NaN, "
-            "and two tiny numbers do not look far apart": np.max(diff / total),
-            "take the maximum over elements, not the mean": np.mean(diff / np.maximum(1e-8, total)),
-            "divide by |a| + |b|, not by max(|a|, |b|)": np.max(
-                diff / np.maximum(1e-8, np.maximum(np.abs(a), np.abs(b)))
-            ),
-            "divide by |a| + |b| (both arrays), not by |a| alone": np.max(
-                diff / np.maximum(1e-8, np.abs(a))
-            ),
-            "a relative error divides |a − b| by the sizes of a and b": np.max(diff),
-            "take |a − b| elementwise: a signed difference can be negative": np.max(
-                (a - b) / np.maximum(1e-8, total)
-            ),
-            "the floor is 1e-8: max(1e-8, |a| + |b|), not |a| + |b| + 1e-8 or another "
-            "constant": np.max(diff / (total + 1e-8)),
-        }
-    for hint, value in candidates.items():
-        if (
-            np.isfinite(got)
-            and np.isclose(got, value, rtol=1e-9, atol=0)
-            or (not np.isfinite(got) and not np.isfinite(value))
-        ):
-            return hint
+        for hint, variant in _relative_error_variants().items():
+            if _same(got, float(variant(a, b))) and _same(swapped, float(variant(b, a))):
+                return hint
     return "max over elements of |a − b| / max(1e-8, |a| + |b|)"
 
 
@@ -254,19 +289,19 @@ def check_relative_error(relative_error) -> None:
         except (TypeError, ValueError):
             check._wrong_type(got, on, "a float", "return a single number, e.g. float(...)")
         expected = reference_relative_error(a, b)
+        swapped = check.call(b, a, on=f"the same arrays swapped: {on}")
+        try:
+            swapped_value = float(swapped)
+        except (TypeError, ValueError):
+            swapped_value = float("nan")
         if not (np.isfinite(value) and np.isclose(value, expected, rtol=1e-9, atol=1e-300)):
             check.fail(
                 "relative_error gives a wrong value",
                 on=on,
                 expected=f"{expected:.10g}",
                 got=f"{value:.10g}",
-                hint=_relative_error_hint(a, b, value),
+                hint=_relative_error_hint(a, b, value, swapped_value),
             )
-        swapped = check.call(b, a, on=f"the same arrays swapped: {on}")
-        try:
-            swapped_value = float(swapped)
-        except (TypeError, ValueError):
-            swapped_value = float("nan")
         if swapped_value != value:
             check.fail(
                 "relative_error(a, b) differs from relative_error(b, a)",
@@ -274,7 +309,7 @@ def check_relative_error(relative_error) -> None:
                 expected=f"{expected:.10g} both ways",
                 got=f"{value:.10g} and {swapped_value:.10g}",
                 hint="the formula is symmetric in a and b; "
-                + _relative_error_hint(b, a, swapped_value),
+                + _relative_error_hint(a, b, value, swapped_value),
             )
     check.passed("close, far, zero, tiny, opposite and identical arrays")
 
@@ -417,9 +452,9 @@ def _backward_hint(name: str, got, dout, cache, prime0: dict) -> str:
                 "batch, not the mean"
             )
     if name == "dW" and np.shape(got) == (W.shape[1], W.shape[0]):
-        return "dW must have W's shape (d, m): xᵀ @ dz, not dzᵀ @ x"
+        return "dW must have W's shape (d, m): yours is transposed; which product of x and dz has that shape?"
     if name == "dx" and np.shape(got) != x.shape:
-        return "dx must have x's shape (n, d): multiply dz by W transposed"
+        return "dx must have x's shape (n, d): which product of dz (n, m) with W (d, m) gives that shape?"
     return f"{name}: follow the chain rule through z = x @ W + b after masking dout by z > 0"
 
 

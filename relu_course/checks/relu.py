@@ -99,8 +99,9 @@ def check_relu_tf(relu_tf) -> None:
                 check.fail(
                     f"relu_tf returned dtype {got.dtype.name} for a {tensor.dtype.name} input",
                     on=on,
-                    hint="build the zero with the input's dtype, e.g. "
-                    "tf.zeros_like(x), or use tf.maximum(x, 0) which keeps it",
+                    hint="every tensor you combine with x must have x's dtype: a zero built "
+                    "from x (zeros_like) or a Python number (TensorFlow converts it) keeps it, "
+                    "a cast to a fixed dtype does not",
                 )
             check.expect_like(got.numpy(), expected, on)
             check.expect_close(
@@ -165,7 +166,10 @@ def _grad_hint(x: np.ndarray, got: np.ndarray) -> str:
     zero = x == 0
     wrong = got != (x > 0)
     if wrong.any() and np.all(zero[wrong]):
-        return "at exactly x = 0 TensorFlow's gradient is 0 and so is ours: use x > 0, not x >= 0"
+        return (
+            "your comparison counts x = 0 as positive (x >= 0): at exactly x = 0 "
+            "TensorFlow's gradient is 0, and so is ours"
+        )
     if np.allclose(got, np.maximum(x, 0)):
         return "this is relu(x) itself; its derivative is 1 where x > 0 and 0 elsewhere"
     if (x < 0).any() and np.any(got[x < 0] != 0):
