@@ -58,6 +58,23 @@ def _doctor(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
+def _site(args: argparse.Namespace) -> int:
+    from relu_course.site import build_site
+
+    try:
+        built = build_site(
+            out=args.out,
+            names=args.assignment or None,
+            timeout=args.timeout,
+            execute=not args.no_execute,
+        )
+    except (RuntimeError, ImportError) as error:
+        print(f"relu-course site: {error}", file=sys.stderr)
+        return 1
+    print(f"[site] {len(built.pages)} pages in {built.seconds:.0f} s: {built.html / 'index.html'}")
+    return 0
+
+
 def _release(args: argparse.Namespace) -> int:
     from relu_course.release import generate_release
 
@@ -109,6 +126,19 @@ def build_parser() -> argparse.ArgumentParser:
     release = sub.add_parser("release", help="regenerate notebooks/ from solutions/ (nbgrader)")
     release.add_argument("assignment", nargs="*", help="assignment ids (default: all)")
     release.set_defaults(run=_release)
+
+    site = sub.add_parser(
+        "site", help="build the course as a static HTML site (offline; runs the solutions)"
+    )
+    site.add_argument("assignment", nargs="*", help="assignment ids (default: all)")
+    site.add_argument(
+        "--out", default=None, help="output folder (default: <course>/.relu-course/site)"
+    )
+    site.add_argument("--timeout", type=int, default=600, help="seconds per cell")
+    site.add_argument(
+        "--no-execute", action="store_true", help="pages without outputs (fast, for drafts)"
+    )
+    site.set_defaults(run=_site)
 
     fmt = sub.add_parser("format", help="canonicalise solutions/ notebooks (no outputs, kernel)")
     fmt.add_argument("assignment", nargs="*", help="assignment ids (default: all)")
