@@ -74,9 +74,30 @@ def _snapshot() -> dict:
     return found
 
 
+def _foreign(value) -> bool:
+    """A callable the learner's cells defined (they run as ``__main__``)."""
+    module = getattr(value, "__module__", None) or ""
+    return callable(value) and (module in ("", "__main__") or module.startswith("<"))
+
+
 def _restore(saved: dict) -> list[str]:
-    """Put back every replaced function or code object; names of what had changed."""
+    """Put back every replaced function or code object, remove learner-defined functions
+    added to library modules (``relu_course.checks.check_x = lambda f: None`` where the
+    name was not loaded yet); names of what had changed."""
     changed = []
+    for name, module in _watched_modules():
+        try:
+            items = list(vars(module).items())
+        except TypeError:
+            continue
+        for attr, value in items:
+            if (name, attr) not in saved and not attr.startswith("__") and _foreign(value):
+                # only learner-defined objects: libraries bind new names lazily too
+                try:
+                    delattr(module, attr)
+                    changed.append(f"{name}.{attr}")
+                except (AttributeError, TypeError):
+                    changed.append(f"{name}.{attr} (could not be removed)")
     for (name, attr), (value, code, defaults, kwdefaults) in saved.items():
         module = sys.modules.get(name)
         if module is None:
