@@ -20,6 +20,8 @@ import numpy as np
 
 __all__ = [
     "UntruncatedHeNormal",
+    "expected_initial_loss",
+    "keras_truncation_cutoff",
     "he_std",
     "propagate_rms",
     "rms",
@@ -101,6 +103,27 @@ def rms_theory(init_std: Callable[[int], float], depth: int, width: int, x) -> n
         out[layer] = np.sqrt(second_moment)
         second_moment *= width
     return out
+
+
+def expected_initial_loss(num_classes: int) -> float:
+    """−log(1/C) = log C: the cross-entropy of a uniform guess over C classes, which is what
+    a network whose logits are all about equal (small) predicts at initialization."""
+    return float(np.log(num_classes))
+
+
+def keras_truncation_cutoff() -> float:
+    """Where Keras's ``HeNormal`` (``VarianceScaling`` with ``truncated_normal``) cuts its
+    weights, in standard deviations of the *final* weights.
+
+    Keras draws from a normal of std σ/c truncated at ±2 of *its* standard deviations, where
+    c is the standard deviation of N(0, 1) truncated to [−2, 2] (≈ 0.88, so that the
+    truncated law's variance comes out as σ²). The cut therefore sits at 2/c final
+    standard deviations, a bit beyond 2σ.
+    """
+    from scipy import stats
+
+    c = float(stats.truncnorm(-2.0, 2.0).std())
+    return 2.0 / c
 
 
 def tail_mass(samples, threshold: float = 2.0) -> float:

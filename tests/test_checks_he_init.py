@@ -10,7 +10,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from relu_course.checks import check_he_std, check_HeNormalInit, check_propagate_rms
+from relu_course.checks import (
+    check_expected_initial_loss,
+    check_he_std,
+    check_HeNormalInit,
+    check_propagate_rms,
+)
 from relu_course.init import UntruncatedHeNormal
 
 
@@ -220,3 +225,132 @@ def test_propagate_rms_accepts(name):
 def test_propagate_rms_rejects(name, rejected):
     candidate, fragment = PROPAGATE_WRONG[name]
     rejected(check_propagate_rms, candidate, fragment)
+
+
+# ---------------------------------------------------------------- expected_initial_loss
+INITIAL_LOSS_CORRECT = {
+    "numpy_log": lambda k: float(np.log(k)),
+    "minus_log_probability": lambda k: -math.log(1 / k),
+    "tf_float32": lambda k: float(-tf.math.log(tf.constant(1.0 / k, tf.float32))),
+    "keras_loss_of_equal_logits": lambda k: float(
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True)(
+            np.array([0]), np.zeros((1, k), np.float32)
+        )
+    ),
+    "numpy_scalar": lambda k: np.log(np.float64(k)),
+}
+
+INITIAL_LOSS_WRONG = {
+    "log10": (lambda k: math.log10(k), "natural logarithm"),
+    "log2_bits": (lambda k: math.log2(k), "bits"),
+    "probability": (lambda k: 1 / k, "probability"),
+    "sign": (lambda k: math.log(1 / k), "sign"),
+    "sum_over_classes": (lambda k: k * math.log(k), "only the true class"),
+    "one_class_too_few": (lambda k: math.log(k - 1) if k > 1 else 0.0, "C − 1"),
+    "hard_coded_ln10": (lambda k: 2.302585092994046, "num_classes = 2"),
+    "tensor": (lambda k: tf.math.log(tf.constant(float(k))), "not a number"),
+    "stub": (_stub, "not implemented yet"),
+}
+
+
+@pytest.mark.parametrize("name", INITIAL_LOSS_CORRECT)
+def test_expected_initial_loss_accepts(name):
+    check_expected_initial_loss(INITIAL_LOSS_CORRECT[name])
+
+
+@pytest.mark.parametrize("name", INITIAL_LOSS_WRONG)
+def test_expected_initial_loss_rejects(name, rejected):
+    candidate, fragment = INITIAL_LOSS_WRONG[name]
+    message = rejected(check_expected_initial_loss, candidate, fragment)
+    lines = [line.strip() for line in message.splitlines()]
+    shown = {line.split(":")[0]: line.split(":", 1)[1].strip() for line in lines if ":" in line}
+    if "expected" in shown and "got" in shown:
+        assert shown["expected"] != shown["got"], message
+
+
+# ---------------------------------------------------------------- grading probes
+PROBE_MISCONCEPTIONS = {
+    "HeNormalInit": (
+        "class HeNormalInit(keras.initializers.Initializer):\n"
+        "    def __init__(self, seed=None):\n"
+        "        self.seed = seed\n"
+        "    def __call__(self, shape, dtype=None):\n"
+        "        return keras.initializers.HeNormal(seed=self.seed)(shape, dtype=dtype)\n"
+        "    def get_config(self):\n"
+        "        return {'seed': self.seed}\n"
+    ),
+    "expected_initial_loss": (
+        "def expected_initial_loss(num_classes):\n    return float(np.log10(num_classes))\n"
+    ),
+    "propagate_rms": (
+        "def propagate_rms(init_std, depth, width, x, seed=0):\n"
+        "    g = np.random.default_rng(seed)\n"
+        "    h = np.asarray(x, dtype=np.float64)\n"
+        "    out = []\n"
+        "    for _ in range(depth):\n"
+        "        w = g.normal(0.0, init_std(h.shape[1]), size=(h.shape[1], width))\n"
+        "        h = np.maximum(h @ w, 0.0)\n"
+        "        out.append(h.std())\n"
+        "    return np.array(out)\n"
+    ),
+}
+
+
+def _run_probe_in_process(probe, candidate):
+    from relu_course.checks._registry import compare_structures
+
+    def value(arg):
+        if arg.kind == "std_rule":
+            scale = float(str(arg.value).split(":")[1])
+            return lambda n: scale / math.sqrt(n)
+        return arg.value
+
+    args = [value(a) for a in probe.args]
+    kwargs = {k: value(a) for k, a in probe.kwargs.items()}
+    result = candidate(*args, **kwargs)
+    if probe.mode == "call_result":
+        result = result(*[value(a) for a in probe.call_args])
+    result = np.asarray(result)
+    if probe.judge is not None:
+        return probe.judge(result)
+    return compare_structures(
+        probe.expected, result, atol=probe.atol, rtol=probe.rtol, same_dtype=probe.same_dtype
+    )
+
+
+@pytest.mark.parametrize(
+    "name, right",
+    [
+        ("HeNormalInit", UntruncatedHeNormal),
+        ("expected_initial_loss", lambda k: float(np.log(k))),
+        ("propagate_rms", None),
+    ],
+)
+def test_probes_accept_the_reference_and_reject_the_misconception(name, right):
+    """In-process: the probes' expectations and judges pass the reference and reject the
+    wrong cell above (the grader's clean-process run is tests/test_verify_probes.py)."""
+    from relu_course.checks import he_init
+    from relu_course.init import propagate_rms
+
+    right = propagate_rms if right is None else right
+    probes_of = {
+        "HeNormalInit": he_init.probes_HeNormalInit,
+        "expected_initial_loss": he_init.probes_expected_initial_loss,
+        "propagate_rms": he_init.probes_propagate_rms,
+    }[name]
+    if name == "propagate_rms" and "std_rule" not in he_init.ARG_KINDS:
+        # the probe wire cannot carry a std rule yet: check the judges with the rule passed
+        # by hand (Arg refuses the kind, so build the probes' parts directly)
+        rng = np.random.default_rng(0)
+        x = rng.normal(size=(64, 30))
+        judge = he_init._rms_judge(lambda n: math.sqrt(2 / n), 6, 256, x)
+        assert judge(right(lambda n: math.sqrt(2 / n), 6, 256, x, seed=5)) is None
+        namespace = {"np": np}
+        exec(PROBE_MISCONCEPTIONS[name], namespace)
+        assert judge(namespace[name](lambda n: math.sqrt(2 / n), 6, 256, x, seed=5))
+        return
+    probes = probes_of(np.random.default_rng(0))
+    assert all(_run_probe_in_process(p, right) is None for p in probes)
+    namespace = {"np": np, "keras": keras}
+    exec(PROBE_MISCONCEPTIONS[name], namespace)
+    assert any(_run_probe_in_process(p, namespace[name]) for p in probes)

@@ -1,4 +1,5 @@
-"""Checks for notebook 05 (He initialization): he_std, HeNormalInit, propagate_rms."""
+"""Checks for notebook 05 (He initialization): he_std, HeNormalInit, propagate_rms,
+expected_initial_loss."""
 
 from __future__ import annotations
 
@@ -7,9 +8,14 @@ import numbers
 import numpy as np
 
 from relu_course.checks._framework import Check, describe
-from relu_course.checks._registry import Exercise, Probe
+from relu_course.checks._registry import ARG_KINDS, Arg, Exercise, Probe
 
-__all__ = ["check_HeNormalInit", "check_he_std", "check_propagate_rms"]
+__all__ = [
+    "check_HeNormalInit",
+    "check_expected_initial_loss",
+    "check_he_std",
+    "check_propagate_rms",
+]
 
 # Statistics of the standard normal used to recognise the law of a sample.
 _NORMAL_TAIL_2SD = 0.04550026389635842  # P(|z| > 2)
@@ -130,8 +136,10 @@ def _law_problem(samples: np.ndarray) -> str | None:
     if largest < 2.6 and tail < _NORMAL_TAIL_2SD:
         return (
             facts + f", and none beyond {largest:.2f}σ: a *truncated* normal "
-            "(keras.initializers.HeNormal and tf.random.truncated_normal cut at 2σ); "
-            "draw from an untruncated normal (keras.random.normal, tf.random.normal)"
+            "(tf.random.truncated_normal redraws beyond 2 of its standard deviations; "
+            "keras.initializers.HeNormal does so before rescaling, so its cut sits a bit "
+            "beyond 2σ of the final weights); draw from an untruncated normal "
+            "(keras.random.normal, tf.random.normal)"
         )
     return facts + ": the weights should follow an untruncated normal law"
 
@@ -408,6 +416,67 @@ def check_propagate_rms(propagate_rms) -> None:
     )
 
 
+# ------------------------------------------------------------------ expected_initial_loss
+def _initial_loss_hint(got: float, k: int) -> str:
+    """Name the misconception a wrong expected initial loss follows."""
+    candidates = {
+        "this is log10(C): cross-entropy uses the natural logarithm (np.log)": np.log10(k),
+        "this is log2(C), the loss in bits: Keras's cross-entropy uses the natural logarithm": (
+            np.log2(k)
+        ),
+        "this is the probability 1/C of the right class: the loss is −log of that probability": (
+            1.0 / k
+        ),
+        "the sign is wrong: −log(1/C) is positive": -np.log(k),
+        "this is C · log C, a sum over the classes: only the true class's probability enters "
+        "the loss": k * np.log(k),
+        "this uses C − 1 classes: with C classes the uniform guess gives each 1/C": np.log(k - 1)
+        if k > 1
+        else np.nan,
+    }
+    for hint, value in candidates.items():
+        if np.isfinite(value) and np.isclose(got, value, rtol=1e-6, atol=1e-9):
+            return hint
+    return (
+        "a network whose logits are all about equal predicts 1/C for every class; the "
+        "cross-entropy is −log of the probability given to the true class"
+    )
+
+
+def check_expected_initial_loss(expected_initial_loss) -> None:
+    """−log(1/C) = log C for C equally likely classes, as a float, for several C."""
+    check = Check("expected_initial_loss", expected_initial_loss)
+    counts = [10, 2, 3, 100, int(check.rng.integers(4, 60)), int(check.rng.integers(200, 5000))]
+    for _ in check.devices():
+        for k in counts:
+            on = f"num_classes = {k}"
+            got = check.call(k, on=on)
+            if isinstance(got, np.ndarray) and got.size == 1:
+                got = got.reshape(())[()]
+            if isinstance(got, bool) or not isinstance(got, numbers.Real):
+                check.fail(
+                    f"expected_initial_loss returned {describe(got)}, not a number",
+                    on=on,
+                    hint="return a Python float, e.g. float(...)",
+                )
+            want = float(np.log(k))
+            got = float(got)
+            # float32 arithmetic is fine; any misconception is off by far more
+            if np.isfinite(got) and abs(got - want) <= 1e-6 * max(1.0, want):
+                continue
+            shown = 6
+            while shown < 17 and f"{want:.{shown}g}" == f"{got:.{shown}g}":
+                shown += 1
+            check.fail(
+                "expected_initial_loss gives a wrong value",
+                on=on,
+                expected=f"{want:.{shown}g}",
+                got=f"{got:.{shown}g}",
+                hint=_initial_loss_hint(got, k),
+            )
+    check.passed("the loss of a uniform guess over C classes, for several C")
+
+
 # ------------------------------------------------------------------ grading probes
 def probes_he_std(rng: np.random.Generator) -> list[Probe]:
     return [
@@ -416,8 +485,104 @@ def probes_he_std(rng: np.random.Generator) -> list[Probe]:
     ]
 
 
+def _he_sample_judge(fan_in: int, shape: tuple[int, int]):
+    """A judge of one HeNormalInit draw: shape, float dtype, std √(2/fan_in) within 2%,
+    mean ≈ 0, and the tails of an untruncated normal (see :func:`_law_problem`)."""
+
+    def judge(result) -> str | None:
+        w = np.asarray(result)
+        if w.shape != shape:
+            return f"wrong shape {w.shape} (expected {shape})"
+        if not np.issubdtype(w.dtype, np.floating) or not np.all(np.isfinite(w)):
+            return "the weights are not finite floating-point numbers"
+        w = w.astype(np.float64)
+        target = np.sqrt(2.0 / fan_in)
+        if abs(w.std() / target - 1) > 0.02:
+            return "the standard deviation is not √(2/fan_in)"
+        if abs(w.mean()) > 6 * target / np.sqrt(w.size):
+            return "the weights are not centred on 0"
+        return _law_problem(w)
+
+    return judge
+
+
+def probes_HeNormalInit(rng: np.random.Generator) -> list[Probe]:  # noqa: N802
+    probes = []
+    for fan_in, units in ((int(rng.integers(200, 600)), 1000), (int(rng.integers(20, 60)), 4000)):
+        probes.append(
+            Probe(
+                kwargs={"seed": int(rng.integers(0, 2**31 - 1))},
+                mode="call_result",
+                call_args=((fan_in, units),),
+                judge=_he_sample_judge(fan_in, (fan_in, units)),
+                about=f"HeNormalInit(seed=...)(({fan_in}, {units})): the law of the weights",
+            )
+        )
+    return probes
+
+
+def _rms_judge(init_std, depth: int, width: int, x: np.ndarray):
+    """A judge of one propagate_rms result: shape (depth,), finite, and per layer within
+    sampling noise of the reference over seeds (same test as the self-check)."""
+    mean, spread = _reference_spread(init_std, depth, width, x, seeds=12)
+
+    def judge(result) -> str | None:
+        r = np.asarray(result, dtype=np.float64).reshape(-1)
+        if r.shape != (depth,):
+            return f"wrong shape {np.asarray(result).shape} (expected ({depth},))"
+        if not np.all(np.isfinite(r)) or np.any(r <= 0):
+            return "RMS values must be positive and finite"
+        if np.any(np.abs(np.log(r) - mean) > 6 * spread + 0.05):
+            return "the RMS per layer is outside the sampling noise of the reference"
+        return None
+
+    return judge
+
+
+def probes_propagate_rms(rng: np.random.Generator) -> list[Probe]:
+    """Needs a way to pass a fan_in → std rule to the learner's function: the probe wire's
+    ``std_rule`` argument kind (``"scale:c"`` decodes to ``lambda n: c / math.sqrt(n)``)."""
+    probes = []
+    for scale, depth, width in ((np.sqrt(2.0), 6, 256), (1.0, 5, 128)):
+        x = rng.normal(size=(64, int(rng.integers(20, 60))))
+        rule = Arg(f"scale:{scale!r}", "std_rule")
+
+        def init_std(n, scale=scale):
+            return scale / np.sqrt(n)
+
+        probes.append(
+            Probe(
+                args=(rule, depth, width, x),
+                kwargs={"seed": int(rng.integers(0, 1000))},
+                judge=_rms_judge(init_std, depth, width, x),
+                about=f"std = {scale:.3g}/√fan_in, depth {depth}, width {width}",
+            )
+        )
+    return probes
+
+
+def probes_expected_initial_loss(rng: np.random.Generator) -> list[Probe]:
+    counts = (10, int(rng.integers(2, 50)), int(rng.integers(100, 2000)))
+    return [
+        Probe(args=(k,), expected=np.asarray(np.log(k)), rtol=1e-6, same_dtype=False)
+        for k in counts
+    ]
+
+
 EXERCISES = [
     Exercise("he_std", notebook="05_he_init", points=1, probes=probes_he_std),
-    Exercise("propagate_rms", notebook="05_he_init", points=3, probes=None),
-    Exercise("HeNormalInit", notebook="05_he_init", points=3, probes=None),
+    Exercise(
+        "propagate_rms",
+        notebook="05_he_init",
+        points=3,
+        # the probes pass a std rule, which the probe wire must be able to carry
+        probes=probes_propagate_rms if "std_rule" in ARG_KINDS else None,
+    ),
+    Exercise("HeNormalInit", notebook="05_he_init", points=3, probes=probes_HeNormalInit),
+    Exercise(
+        "expected_initial_loss",
+        notebook="05_he_init",
+        points=1,
+        probes=probes_expected_initial_loss,
+    ),
 ]
