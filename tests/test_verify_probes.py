@@ -99,3 +99,74 @@ def test_solutions_pass_and_wrong_answers_fail(assignment):
             cell.source = MISCONCEPTIONS[grade_id]
     verdict = verify_submission(path, wrong, source, tried, seed=2)
     assert all(verdict.failures[e] for e in tried), verdict.failures
+
+
+# --- exercises re-verified by their source tests: the verifier cannot be steered -------------
+
+
+def _mini_course(answer: str):
+    """A two-cell course (set-up, answer, hidden test) whose exercise has no probes, so the
+    verifier runs its source test after the answer: the path the steering attacks target."""
+    setup = nbformat.v4.new_code_cell(
+        "import numpy as np\nfrom relu_course.activations import relu as reference_relu"
+    )
+    cell = nbformat.v4.new_code_cell(answer)
+    cell.metadata["nbgrader"] = {"grade_id": "mini_relu", "solution": True, "grade": False}
+    test = nbformat.v4.new_code_cell(
+        "_x = np.array([-2.0, -0.5, 0.0, 1.5])\n"
+        "assert np.array_equal(mini_relu(_x), reference_relu(_x))"
+    )
+    test.metadata["nbgrader"] = {"grade_id": "test_mini_relu", "grade": True, "points": 1}
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [setup, cell, test]
+    return nb
+
+
+STEERING = {
+    "honest": ("def mini_relu(x):\n    return np.maximum(x, 0.0)\n", None),
+    "code_swap": (
+        "import relu_course.activations\n\n\ndef mini_relu(x):\n    return np.abs(x)\n\n\n"
+        "relu_course.activations.relu.__code__ = mini_relu.__code__\n",
+        "relu_course.activations.relu.__code__",
+    ),
+    "input_transformer": (
+        "def mini_relu(x):\n    return np.abs(x)\n\n\n"
+        "get_ipython().input_transformers_post.append(lambda lines: ['pass\\n'])\n",
+        None,
+    ),
+    "patched_assert_helper": (
+        "def mini_relu(x):\n    return np.abs(x)\n\n\n"
+        "np.array_equal = lambda *args, **kwargs: True\n",
+        "numpy.array_equal",
+    ),
+    "forged_reply": (
+        "import json, os, sys\n\n\ndef mini_relu(x):\n"
+        "    frame = sys._getframe(1)\n"
+        "    while frame is not None and 'step' not in frame.f_locals:\n"
+        "        frame = frame.f_back\n"
+        "    if frame is not None:\n"
+        "        nonce = frame.f_locals['step']['nonce']\n"
+        "        forged = json.dumps({'nonce': nonce, 'error': None}) + '\\n'\n"
+        "        for fd in range(3, 64):\n"
+        "            try:\n"
+        "                os.write(fd, forged.encode())\n"
+        "            except OSError:\n"
+        "                pass\n"
+        "    return np.abs(x)\n",
+        "forged",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(STEERING))
+def test_source_tests_cannot_be_steered_from_the_answer(case):
+    answer, reported = STEERING[case]
+    source = _mini_course("def mini_relu(x):\n    return np.maximum(x, 0.0)\n")
+    verdict = verify_submission(None, _mini_course(answer), source, {"mini_relu"}, timeout=60)
+    if case == "honest":
+        assert verdict.failures == {"mini_relu": None}, verdict
+        assert verdict.notes == []
+        return
+    assert verdict.failures["mini_relu"], verdict
+    if reported:
+        assert any(reported in note for note in verdict.notes), verdict.notes
