@@ -150,13 +150,16 @@ import sys
 
 def add_one(x):
     caller = sys._getframe(1).f_code.co_filename
-    print("CALLER:", "".join(linecache.getlines(caller)))
+    if not caller.endswith(".py"):  # called from a cell: print that cell's source
+        print("CALLER:", "".join(linecache.getlines(caller)))
     return x + 1
 """
 
 LINECACHE_AFTER = (
     "import linecache\n"
-    "print('\\n'.join(''.join(v[2]) for v in list(linecache.cache.values()) if len(v) > 2))\n"
+    "for name, entry in list(linecache.cache.items()):\n"
+    "    if not str(name).endswith('.py') and len(entry) > 2:\n"
+    "        print(name, ''.join(entry[2]))\n"
 )
 
 XMODE = r"""
