@@ -1,4 +1,4 @@
-"""Checks for notebook 07 (capstone): summarize_trials, differs_beyond_noise."""
+"""Checks for notebook 07 (capstone): summarize_trials, differs_beyond_noise (paired)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 
 from relu_course.checks._framework import Check, CheckFailed, describe
-from relu_course.checks._registry import Exercise
+from relu_course.checks._registry import Exercise, Probe
 
 __all__ = ["check_differs_beyond_noise", "check_summarize_trials"]
 
@@ -176,98 +176,203 @@ def _null_limit(trials: int, alpha: float) -> int:
     return int(stats.binom.ppf(1 - 1e-4, trials, alpha))
 
 
+def _paired_scores(rng, n: int, shift: float, *, centre: float, seed_spread: float, noise: float):
+    """Per-seed scores of two configurations that share their seeds: a common seed effect
+    (``seed_spread``, large) plus small independent noise; ``a`` is shifted by ``shift``."""
+    seed_effect = rng.normal(centre, seed_spread, size=n)
+    a = seed_effect + shift + rng.normal(0.0, noise, size=n)
+    b = seed_effect + rng.normal(0.0, noise, size=n)
+    return a, b
+
+
+def _obvious(rng, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Two paired samples so far apart that every test, paired or not, finds it."""
+    b = rng.normal(0.0, 1.0, size=n)
+    return b + 50.0 + rng.normal(0.0, 1.0, size=n), b
+
+
+def _welch_p(a, b) -> float:
+    from scipy import stats
+
+    return float(stats.ttest_ind(a, b, equal_var=False).pvalue)
+
+
 def check_differs_beyond_noise(differs_beyond_noise) -> None:
-    """False positives at most about alpha on pairs from one distribution; True for clearly
-    separated samples; unpaired samples of unequal sizes; any scale."""
+    """Paired samples (same seed at the same index): a consistent difference hidden by a
+    large seed-to-seed spread is found in either direction (at least 10 pairs, so an exact
+    sign-flip test can find it too); at most about alpha false positives on pairs without
+    a difference; alpha is used; plain lists work."""
     check = Check("differs_beyond_noise", differs_beyond_noise)
     with warnings.catch_warnings():
         # SciPy warns on (nearly) constant samples; a test cell must not write to stderr.
         warnings.simplefilter("ignore")
         _check_noise(check)
     check.passed(
-        "false-positive rate within alpha on same-distribution pairs, separated "
-        "samples detected, unpaired samples of any size and scale"
+        "paired differences found in both directions, false-positive rate within alpha "
+        "on pairs without a difference, alpha respected"
     )
 
 
 def _check_noise(check) -> None:
     rng = check.rng
     for _ in check.devices():
-        # 1. Unpaired samples of different sizes and plain lists must work.
-        a = list(rng.normal(0.9, 0.01, size=3))
-        b = list(rng.normal(0.9, 0.01, size=6))
-        on = f"a = {describe(a)} (a list), b = {describe(b)} (a list of another length)"
-        try:
-            _as_bool(check, check.call(a, b, on=on), on)
-        except CheckFailed as error:
-            if " raised " in str(error):
-                check.fail(
-                    "differs_beyond_noise fails on unpaired samples of different sizes",
-                    on=on,
-                    hint="per-seed scores of two configurations are independent "
-                    "samples, not pairs: use an unpaired test (ttest_ind, not ttest_rel)",
-                )
-            raise
-        # 2. Clearly separated samples, at the scale of accuracies and of losses.
-        for scale, centre in ((0.003, 0.95), (1.0, 0.0), (50.0, 1000.0)):
-            n_a, n_b = int(rng.integers(4, 8)), int(rng.integers(4, 8))
-            a = rng.normal(centre, scale, size=n_a)
-            b = rng.normal(centre + 12 * scale, scale, size=n_b)
-            for first, second in ((a, b), (b, a)):
-                on = f"a = {describe(first)}, b = {describe(second)}"
-                if not _as_bool(check, check.call(first, second, on=on), on):
-                    check.fail(
-                        "two clearly separated samples (means 12 standard deviations "
-                        "apart) were called not different",
-                        on=on,
-                        hint="compare the difference of the means with its standard "
-                        "error (Welch's t-test: scipy.stats.ttest_ind(a, b, "
-                        "equal_var=False)), and return p < alpha",
-                    )
-        # 3. Pairs from one distribution: at most about alpha of them may be called different.
+        # 1. Plain lists of equal length, a bool back.
+        a, b = _paired_scores(rng, 6, 0.0, centre=0.9, seed_spread=0.02, noise=0.005)
+        a, b = list(a), list(b)
+        on = f"a = {describe(a)}, b = {describe(b)} (lists, paired by index)"
+        _as_bool(check, check.call(a, b, on=on), on)
+        # 2. Pairs without a difference: at most about alpha of them may be called different.
         for alpha in (0.05, 0.3):
-            trials, positives = (300 if alpha == 0.05 else 150), 0
+            trials, positives = (600 if alpha == 0.05 else 200), 0
             for _ in range(trials):
-                n_a, n_b = int(rng.integers(3, 9)), int(rng.integers(3, 9))
-                centre, scale = rng.uniform(-5, 5), np.exp(rng.uniform(-6, 2))
-                a = rng.normal(centre, scale, size=n_a)
-                b = rng.normal(centre, scale, size=n_b)
+                n = int(rng.integers(3, 9))
+                spread = float(np.exp(rng.uniform(-5, 2)))
+                a, b = _paired_scores(
+                    rng, n, 0.0, centre=rng.uniform(-5, 5), seed_spread=spread, noise=spread / 5
+                )
                 on = f"a = {describe(a)}, b = {describe(b)}, alpha = {alpha}"
                 call = (a, b) if alpha == 0.05 else (a, b, alpha)
                 positives += _as_bool(check, check.call(*call, on=on), on)
             limit = _null_limit(trials, alpha)
             if positives > limit:
-                always = positives == trials
+                if positives > trials * (1 - alpha) * 0.8:
+                    hint = (
+                        "the answer is inverted: return True when the p-value is *below* "
+                        "alpha (the data are unlikely without a difference), not above"
+                    )
+                elif positives > trials / 2:
+                    hint = (
+                        "any two noisy samples differ a little: that alone is not "
+                        "significant; compare the mean difference with its noise (a paired "
+                        "t-test's p-value against alpha)"
+                    )
+                else:
+                    hint = (
+                        "your test is too eager: with 3-8 pairs use the t distribution "
+                        "(paired t-test) or an exact sign-flip test rather than a normal "
+                        "approximation, and return p < alpha"
+                    )
                 check.fail(
-                    f"on {trials} pairs of samples drawn from the same distribution, "
-                    f"{positives} were called different; a test at level alpha = "
-                    f"{alpha} should do so about {alpha * trials:.0f} times (at most "
-                    f"{limit})",
-                    on="pairs of 3–8 normal scores with equal mean and "
-                    "spread" + ("" if alpha == 0.05 else f", alpha={alpha}"),
-                    hint="any two noisy means differ: that alone is not significant; "
-                    "compare the difference with the noise (a t-test's p-value "
-                    "against alpha)"
-                    if always or positives > trials / 2
-                    else "your test is too eager: with 3–8 scores per side use the t "
-                    "distribution (Welch's t-test) rather than a normal "
-                    "approximation, and return p < alpha",
+                    f"on {trials} paired samples without any difference, {positives} were "
+                    f"called different; a test at level alpha = {alpha} should do so about "
+                    f"{alpha * trials:.0f} times (at most {limit})",
+                    on="3-8 pairs sharing a seed effect, no shift"
+                    + ("" if alpha == 0.05 else f", alpha={alpha}"),
+                    hint=hint,
                 )
-            if alpha == 0.3 and positives < trials * 0.1:
-                check.fail(
-                    f"with alpha = 0.3, only {positives} of {trials} same-distribution "
-                    "pairs were called different (expected about 45)",
-                    hint="use the alpha argument as the significance level",
-                )
-        # 4. No noise at all: equal constants are not different.
-        same = np.full(4, 0.97)
+            if alpha == 0.3:
+                loose = (positives, trials)  # judged after the detection tests below
+        # 3. No noise at all: identical samples are not different.
+        same = np.full(8, 0.97)
         on = f"a = b = {describe(same)}"
         if _as_bool(check, check.call(same, same.copy(), on=on), on):
-            check.fail("two identical samples were called different", on=on)
+            check.fail(
+                "two identical samples were called different",
+                on=on,
+                hint="with every difference 0 there is nothing to detect",
+            )
+        # 4. A consistent paired difference hidden by the seed-to-seed spread, both
+        #    directions, at the scale of accuracies and of losses. 10-16 pairs whose
+        #    differences all have the same sign: the paired t-test and the exact sign-flip
+        #    test (smallest p = 2/2^n) both reject at 0.05; an unpaired test does not.
+        for centre, spread in ((0.9, 0.03), (2.0, 0.5), (-300.0, 40.0)):
+            n = int(rng.integers(10, 17))
+            noise = spread / 100
+            for sign in (1.0, -1.0):
+                a, b = _paired_scores(
+                    rng, n, sign * 12 * noise, centre=centre, seed_spread=spread, noise=noise
+                )
+                on = (
+                    f"a = {describe(a)}, b = {describe(b)} (a[i] − b[i] all "
+                    f"{'positive' if sign > 0 else 'negative'}, {n} pairs)"
+                )
+                if _as_bool(check, check.call(a, b, on=on), on):
+                    continue
+                if _as_bool(check, check.call(b, a, on=on), on):
+                    hint = (
+                        "found with the arguments in one order but not in the other: your "
+                        "test is one-sided. Use a two-sided test: a difference in either "
+                        "direction counts"
+                    )
+                elif not _as_bool(check, check.call(*_obvious(rng, n), on=on), on):
+                    hint = (
+                        "it did not even find a difference of 50 standard deviations: "
+                        "it never returned True here; return p < alpha from a test of the "
+                        "seed-wise differences"
+                    )
+                elif _welch_p(a, b) > 0.05:
+                    hint = (
+                        "the scores are paired: a[i] and b[i] come from the same seed, so "
+                        "the large seed-to-seed spread cancels in the differences a[i] − b[i]. "
+                        "An unpaired test (Welch, ttest_ind) compares the difference with "
+                        "that spread and misses it; test the differences (paired t-test, "
+                        "scipy.stats.ttest_rel, or a sign-flip test)"
+                    )
+                else:
+                    hint = "a consistent difference in every pair should be called different"
+                check.fail(
+                    "a consistent difference between paired samples was not detected",
+                    on=on,
+                    expected="True",
+                    got="False",
+                    hint=hint,
+                )
+        # 5. alpha is the level: at 0.3 a valid test rejects about 30% of null samples.
+        positives, trials = loose
+        if positives < trials * 0.1:
+            check.fail(
+                f"with alpha = 0.3, only {positives} of {trials} samples without a "
+                f"difference were called different (expected about {0.3 * trials:.0f})",
+                hint="use the alpha argument as the significance level",
+            )
+        # 6. A constant non-zero difference over 12 pairs: no spread, clearly different.
+        base = rng.normal(0.9, 0.02, size=12)
+        a, b = base + 0.01, base
+        on = f"a = {describe(a)}, b = {describe(b)} (a − b = 0.01 for every pair)"
+        if not _as_bool(check, check.call(a, b, on=on), on):
+            check.fail(
+                "the same non-zero difference in every one of 12 pairs was called not different",
+                on=on,
+                hint="differences without any spread are as clear as a difference can be "
+                "(a t statistic of infinity); handle the zero-variance case",
+            )
+
+
+def probes_differs_beyond_noise(rng: np.random.Generator) -> list[Probe]:
+    """Clear-cut paired cases only (paired t and exact sign-flip agree, Welch disagrees
+    where it can), so any valid two-sided paired test answers them the same way."""
+    from relu_course import stats as course_stats
+
+    probes = []
+    for centre, spread in ((0.9, 0.03), (2.0, 0.5)):
+        noise = spread / 100
+        for sign in (1.0, -1.0):
+            n = int(rng.integers(12, 17))
+            a, b = _paired_scores(
+                rng, n, sign * 12 * noise, centre=centre, seed_spread=spread, noise=noise
+            )
+            probes.append(Probe(args=(a, b), expected=np.bool_(True), about="paired shift"))
+        while True:  # no difference, clearly so for every valid test
+            a, b = _paired_scores(rng, 10, 0.0, centre=centre, seed_spread=spread, noise=noise)
+            d = a - b
+            if (
+                course_stats.paired_difference(a, b).p > 0.5
+                and course_stats.sign_flip_pvalue(d) > 0.5
+            ):
+                break
+        probes.append(Probe(args=(a, b), expected=np.bool_(False), about="no difference"))
+    same = np.full(8, 0.97)
+    probes.append(Probe(args=(same, same.copy()), expected=np.bool_(False), about="identical"))
+    return probes
 
 
 # ------------------------------------------------------------------ grading probes
 EXERCISES = [
     Exercise("summarize_trials", notebook="07_capstone", points=3, probes=None),
-    Exercise("differs_beyond_noise", notebook="07_capstone", points=3, probes=None),
+    Exercise(
+        "differs_beyond_noise",
+        notebook="07_capstone",
+        points=3,
+        probes=probes_differs_beyond_noise,
+    ),
 ]
