@@ -150,7 +150,7 @@ import sys
 
 def add_one(x):
     caller = sys._getframe(1).f_code.co_filename
-    if not caller.endswith(".py"):  # called from a cell: print that cell's source
+    if "ipykernel" in caller or caller.startswith("<"):  # called from a cell: print it
         print("CALLER:", "".join(linecache.getlines(caller)))
     return x + 1
 """
@@ -158,7 +158,7 @@ def add_one(x):
 LINECACHE_AFTER = (
     "import linecache\n"
     "for name, entry in list(linecache.cache.items()):\n"
-    "    if not str(name).endswith('.py') and len(entry) > 2:\n"
+    "    if ('ipykernel' in str(name) or str(name).startswith('<')) and len(entry) > 2:\n"
     "        print(name, ''.join(entry[2]))\n"
 )
 
