@@ -730,3 +730,51 @@ def test_any_check_rejects_a_candidate_that_trains_the_model():
 
     with pytest.raises(CheckFailed, match="changed the model's weights"):
         check_relu_activations(trains_then_probes)
+
+
+@pytest.mark.slow
+def test_pip_only_install_can_check_a_notebook(tmp_path):
+    """Installed with plain `pip install -e .` (or conda's pip step), with no bootstrap and
+    no relu-course kernel registered, `relu-course check` still runs a filled notebook.
+
+    Simulated without downloading: a fresh venv of the base Python that sees this
+    environment's packages through a .pth file, then `pip install -e . --no-deps`."""
+    import shutil
+    import venv
+
+    fresh = tmp_path / "venv"
+    venv.EnvBuilder(with_pip=True).create(fresh)
+    python = fresh / "bin" / "python"
+    site_packages = next(Path(p) for p in sys.path if p.endswith("site-packages"))
+    target = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    Path(target, "course-env.pth").write_text(str(site_packages) + "\n")
+    subprocess.run(
+        [python, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "-e", ROOT],
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
+    listed = subprocess.run(
+        [python, "-m", "jupyter", "kernelspec", "list"], capture_output=True, text=True
+    )
+    assert "relu-course" not in listed.stdout, "the simulation must start without the kernel"
+    work = tmp_path / "work"
+    work.mkdir()
+    shutil.copy(ROOT / "solutions" / "00_welcome" / "00_welcome.ipynb", work / "mine.ipynb")
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "JUPYTER_PATH")}
+    env["PATH"] = f"{fresh / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+    out = subprocess.run(
+        [fresh / "bin" / "relu-course", "check", "mine.ipynb"],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=env,
+    )
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-2000:]
+    assert "1/1" in out.stdout and "hung" not in out.stdout
