@@ -14,6 +14,7 @@ from relu_course.checks import (
     check_dead_units,
     check_DeadUnitMonitor,
     check_leaky_relu,
+    check_update_to_data_ratio,
 )
 from relu_course.dead_neurons import DeadFractionMonitor, single_input_dead_bound
 from relu_course.probes import relu_layers
@@ -388,3 +389,114 @@ def test_born_dead_probability_accepts(name):
 def test_born_dead_probability_rejects(name, rejected):
     candidate, fragment = BORN_DEAD_WRONG[name]
     rejected(check_born_dead_probability, candidate, fragment)
+
+
+# ---------------------------------------------------------------- update_to_data_ratio
+def _norm(a):
+    return np.linalg.norm(np.asarray(a, dtype=np.float64))
+
+
+UPDATE_RATIO_CORRECT = {
+    "linalg_norm": lambda before, after: float(
+        np.linalg.norm(after - before) / np.linalg.norm(before)
+    ),
+    "sqrt_of_sums": lambda before, after: float(
+        np.sqrt(np.sum((after - before) ** 2) / np.sum(before**2))
+    ),
+    "ravel_dot": lambda before, after: float(
+        np.sqrt(np.dot((after - before).ravel(), (after - before).ravel()))
+        / np.sqrt(np.dot(before.ravel(), before.ravel()))
+    ),
+    "tensorflow_norm": lambda before, after: float(
+        tf.norm(tf.constant(after) - tf.constant(before)) / tf.norm(tf.constant(before))
+    ),
+    "numpy_scalar": lambda before, after: np.linalg.norm(after - before) / np.linalg.norm(before),
+}
+
+UPDATE_RATIO_WRONG = {
+    "divides_by_after": (lambda b, a: float(_norm(a - b) / _norm(a)), "before"),
+    "squared_norms": (lambda b, a: float(_norm(a - b) ** 2 / _norm(b) ** 2), "square"),
+    "change_of_norm": (
+        lambda b, a: float((_norm(a) - _norm(b)) / _norm(b)),
+        "norm of the *change*",
+    ),
+    "absolute_change": (lambda b, a: float(_norm(a - b)), "relative"),
+    "inverted": (lambda b, a: float(_norm(b) / _norm(a - b)), "inverse"),
+    "std_ratio": (lambda b, a: float(np.std(a - b) / np.std(b)), "standard deviation"),
+    "mean_entry_ratio": (lambda b, a: float(np.mean(np.abs(a - b) / np.abs(b))), "per-entry"),
+    "max_abs_ratio": (lambda b, a: float(np.abs(a - b).max() / np.abs(b).max()), "largest"),
+    "learning_rate_again": (lambda b, a: float(1e-3 * _norm(a - b) / _norm(b)), "learning rate"),
+    "per_column": (
+        lambda b, a: np.linalg.norm(a - b, axis=0) / np.linalg.norm(b, axis=0),
+        "one ratio for the whole",
+    ),
+    "spectral_norm": (
+        lambda b, a: (
+            float(np.linalg.norm(a - b, 2) / np.linalg.norm(b, 2))
+            if np.ndim(b) == 2
+            else float(_norm(a - b) / _norm(b))
+        ),
+        "spectral",
+    ),
+    "tensor_result": (
+        lambda b, a: tf.norm(tf.constant(a - b)) / tf.norm(tf.constant(b)),
+        "not a float",
+    ),
+    "mutates_before": (
+        lambda b, a: float(_norm(np.subtract(a, b, out=b) if b.flags.writeable else a - b) / 1.0),
+        "modified its input",
+    ),
+    "stub": (_stub, "not implemented yet"),
+}
+
+
+@pytest.mark.parametrize("name", UPDATE_RATIO_CORRECT)
+def test_update_to_data_ratio_accepts(name):
+    check_update_to_data_ratio(UPDATE_RATIO_CORRECT[name])
+
+
+@pytest.mark.parametrize("name", UPDATE_RATIO_WRONG)
+def test_update_to_data_ratio_rejects(name, rejected):
+    candidate, fragment = UPDATE_RATIO_WRONG[name]
+    rejected(check_update_to_data_ratio, candidate, fragment)
+
+
+def test_update_to_data_ratio_check_never_shows_equal_numbers_as_a_mismatch():
+    """A value off by a hair more than the tolerance still prints as two different numbers."""
+
+    def off_by_a_hair(before, after):
+        return float(np.linalg.norm(after - before) / np.linalg.norm(before)) * (1 + 3e-5)
+
+    with pytest.raises(AssertionError) as error:
+        check_update_to_data_ratio(off_by_a_hair)
+    lines = {
+        line.split(":", 1)[0].strip(): line.split(":", 1)[1].strip()
+        for line in str(error.value).splitlines()
+        if line.strip().startswith(("expected:", "got:"))
+    }
+    assert lines and lines["expected"] != lines["got"]
+
+
+# ---------------------------------------------------------------- grading probes
+# Answer-cell sources the clean-process re-verification must reject (tests/test_verify_probes.py).
+PROBE_MISCONCEPTIONS = {
+    "dead_fraction": "def dead_fraction(model, x):\n"
+    "    chosen = [layer for layer in model.layers if is_relu_layer(layer)]\n"
+    "    probe = keras.Model(model.inputs, [layer.output for layer in chosen])\n"
+    "    outs = probe([tf.convert_to_tensor(x)])\n"
+    "    outs = outs if isinstance(outs, list | tuple) else [outs]\n"
+    "    return {l.name: float(np.mean(np.asarray(o) == 0)) for l, o in zip(chosen, outs)}\n",
+    "DeadUnitMonitor": "class DeadUnitMonitor(keras.callbacks.Callback):\n"
+    "    def __init__(self, x):\n"
+    "        super().__init__()\n"
+    "        self.x = x\n"
+    "        self.history = {}\n"
+    "    def on_epoch_end(self, epoch, logs=None):\n"
+    "        if epoch == 0:\n"
+    "            for name, f in dead_fraction(self.model, self.x).items():\n"
+    "                self.history.setdefault(name, []).append(f)\n",
+    "born_dead_probability": "def born_dead_probability(depth, width, trials=500, seed=0):\n"
+    "    return float(1 - (1 - 2.0 ** -width) ** depth)\n",
+    "update_to_data_ratio": "def update_to_data_ratio(before, after):\n"
+    "    return float(np.linalg.norm(after - before) / np.linalg.norm(after))\n",
+}

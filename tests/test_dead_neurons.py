@@ -17,14 +17,23 @@ from relu_course.dead_neurons import (
     single_input_dead_bound,
 )
 from relu_course.experiments.dead_neurons import (
-    ReviveConfig,
+    DEAD_RELU,
+    HEALTHY_RELU,
     dead_fraction_at_init,
+    flip_labels,
     inactive_fraction,
     kill_and_revive,
-    summary_table,
+    noisy_label_ablation,
+    noisy_label_comparisons,
+    revive_comparisons,
+    watch_training,
 )
 from relu_course.models import build_mlp
-from relu_course.plots.dead_neurons import born_dead_curves, dead_fraction_curves, revive_bars
+from relu_course.plots.dead_neurons import (
+    born_dead_curves,
+    noisy_label_figure,
+    revive_seeds,
+)
 from relu_course.probes import dead_fraction_per_layer
 
 
@@ -132,17 +141,126 @@ def test_narrow_deep_nets_have_more_dead_units_at_init():
     assert narrow.mean() > wide.mean()
 
 
-def test_kill_and_revive_runs_every_arm_and_summarises():
+def _tiny_split_with_test(n=150, d=6, classes=3, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, d)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.int32) + (x[:, 1] > 0.5).astype(np.int32)
+    return Split(x[:90], y[:90], x[90:120], y[90:120], x_test=x[120:], y_test=y[120:])
+
+
+def test_kill_and_revive_is_paired_and_the_comparisons_are_seedwise():
     data = _tiny_split()
-    arms = [ReviveConfig("relu"), ReviveConfig("leaky", activation="leaky_relu:0.1")]
-    results = kill_and_revive(arms, data, seeds=(0, 1), depth=2, width=8, epochs=2)
-    assert [r.config.label for r in results] == ["relu", "relu", "leaky", "leaky"]
-    for r in results:
-        assert 0 <= r.inactive <= 1 and 0 <= r.val_accuracy <= 1
-    assert len(results[0].dead_history) == 2 and results[2].dead_history == []
-    table = summary_table(results)
-    assert list(table.index) == ["relu", "leaky"]
-    assert {"units ≤ 0 on all data", "val accuracy", "seeds"} <= set(table.columns)
+    arms = {
+        DEAD_RELU: {},
+        HEALTHY_RELU: {"learning_rate": 1e-3},
+        "same as dead": {},  # identical spec: identical networks, zero differences
+        "leaky": {"activation": "leaky_relu:0.2"},
+    }
+    result = kill_and_revive(
+        data, arms=arms, seeds=(0, 1, 2), epochs=2, depth=2, width=8, batch_size=16
+    )
+    assert result.arms == list(arms) and result.seeds == (0, 1, 2)
+    for values in (result.inactive, result.zeros, result.val_accuracy):
+        assert all(v.shape == (3,) and np.all((0 <= v) & (v <= 1)) for v in values.values())
+    assert result.val_accuracy_per_epoch[DEAD_RELU].shape == (2, 3)
+    np.testing.assert_array_equal(
+        result.val_accuracy["same as dead"], result.val_accuracy[DEAD_RELU]
+    )
+    np.testing.assert_array_equal(result.inactive["same as dead"], result.inactive[DEAD_RELU])
+    table = revive_comparisons(result)
+    assert list(table.index) == [HEALTHY_RELU, "same as dead", "leaky"]
+    assert table.loc["same as dead", "Δ accuracy"] == 0 and not table.loc["same as dead", "Holm"]
+    assert table.loc["same as dead", "accuracy verdict"] == "no detectable change"
+    assert table.loc[HEALTHY_RELU, "accuracy verdict"] == "the reference"
+    expected = np.mean(result.val_accuracy["leaky"] - result.val_accuracy[DEAD_RELU])
+    assert table.loc["leaky", "Δ accuracy"] == pytest.approx(expected)
+    assert isinstance(revive_seeds(result), Figure)
+
+
+def test_revive_verdicts_follow_the_intervals():
+    from relu_course.experiments.dead_neurons import ReviveResult
+
+    seeds = (0, 1, 2, 3, 4, 5)
+    dead = np.array([0.60, 0.62, 0.58, 0.61, 0.59, 0.63])
+    dead_stuck = np.full(6, 0.4)
+    healthy = dead + 0.30
+    arms = {
+        DEAD_RELU: (dead, dead_stuck),
+        HEALTHY_RELU: (healthy, dead_stuck - 0.35),
+        "recovers": (healthy + np.array([0.01, -0.01, 0.0, 0.005, -0.005, 0.0]), dead_stuck - 0.3),
+        "partly": (dead + 0.1 + 0.01 * np.arange(6) / 6, dead_stuck - 0.2),
+        "worse": (dead - 0.2 + 0.01 * np.arange(6) / 6, dead_stuck + 0.01 * np.arange(6)),
+    }
+    result = ReviveResult(
+        seeds=seeds,
+        learning_rate=3e-2,
+        epochs=1,
+        inactive={k: v[1] for k, v in arms.items()},
+        zeros={k: v[1] for k, v in arms.items()},
+        val_accuracy={k: v[0] for k, v in arms.items()},
+        val_accuracy_per_epoch={k: v[0][None] for k, v in arms.items()},
+    )
+    table = revive_comparisons(result, margin=0.02)
+    assert table.loc["recovers", "accuracy verdict"].startswith("recovers")
+    assert table.loc["partly", "accuracy verdict"].startswith("partly")
+    assert table.loc["worse", "accuracy verdict"].startswith("worse")
+    assert (
+        table.loc["recovers", "keeps units alive"] and not table.loc["worse", "keeps units alive"]
+    )
+
+
+def test_flip_labels_flips_exactly_the_fraction_to_other_classes():
+    y = np.random.default_rng(0).integers(0, 10, 500).astype(np.int32)
+    for fraction in (0.0, 0.2, 0.4, 1.0):
+        flipped = flip_labels(y, fraction, 10, np.random.default_rng(1))
+        assert flipped.dtype == y.dtype and flipped.shape == y.shape
+        assert np.sum(flipped != y) == round(fraction * len(y))
+        assert flipped.min() >= 0 and flipped.max() <= 9
+    again = flip_labels(y, 0.4, 10, np.random.default_rng(1))
+    np.testing.assert_array_equal(again, flip_labels(y, 0.4, 10, np.random.default_rng(1)))
+    changed = flip_labels(y, 1.0, 10, np.random.default_rng(2)) - y
+    assert len(np.unique(changed % 10)) == 9  # every other class is reachable
+    with pytest.raises(ValueError):
+        flip_labels(y, 1.5, 10, np.random.default_rng(0))
+
+
+def test_noisy_label_ablation_pairs_seeds_and_compares():
+    data = _tiny_split_with_test()
+    activations = {"ReLU": "relu", "twin": "relu", "Leaky": "leaky_relu:0.2"}
+    result = noisy_label_ablation(
+        data, activations=activations, noise=(0.0, 0.4), seeds=(0, 1, 2), epochs=3, width=8
+    )
+    assert set(result.test_accuracy) == {(a, p) for a in activations for p in (0.0, 0.4)}
+    assert result.test_accuracy_per_epoch[("ReLU", 0.4)].shape == (3, 3)
+    np.testing.assert_array_equal(
+        result.test_accuracy[("twin", 0.4)], result.test_accuracy[("ReLU", 0.4)]
+    )
+    table = noisy_label_comparisons(result, margin=0.02)
+    assert table.loc[("twin", 0.4), "difference"] == 0
+    assert table.loc[("twin", 0.4), "verdict"] == "equivalent within ±2%"
+    assert isinstance(noisy_label_figure(result, table), Figure)
+    with pytest.raises(ValueError, match="test part"):
+        noisy_label_ablation(_tiny_split(), seeds=(0,), epochs=1)
+
+
+def test_watch_training_records_every_step_and_runs_the_monitor():
+    data = _tiny_split()
+    diagnostics, monitor, accuracy = watch_training(
+        data,
+        learning_rate=1e-2,
+        epochs=2,
+        depth=2,
+        width=8,
+        batch_size=16,
+        probe_examples=20,
+        snapshot_steps=(0, 2),
+        monitor_cls=DeadFractionMonitor,
+    )
+    assert diagnostics.steps == list(range(0, 7)) and diagnostics.epoch_ends == [3, 6]
+    assert sorted(diagnostics.snapshots) == [0, 2]
+    assert list(monitor.history) == ["act_1", "act_2"]
+    assert all(len(v) == 2 for v in monitor.history.values())
+    assert 0 <= accuracy <= 1
 
 
 def test_plots_return_figures():
@@ -153,5 +271,3 @@ def test_plots_return_figures():
         ),
         Figure,
     )
-    assert isinstance(dead_fraction_curves({"a": [0.1, 0.2]}), Figure)
-    assert isinstance(revive_bars(["a", "b"], [0.1, 0.5], [0.9, 0.4]), Figure)

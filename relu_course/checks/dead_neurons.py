@@ -1,5 +1,5 @@
 """Checks for notebook 04 (dead neurons): dead_units, dead_fraction, leaky_relu,
-DeadUnitMonitor, born_dead_probability."""
+DeadUnitMonitor, born_dead_probability, update_to_data_ratio."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ __all__ = [
     "check_dead_fraction",
     "check_dead_units",
     "check_leaky_relu",
+    "check_update_to_data_ratio",
 ]
 
 
@@ -611,6 +612,121 @@ def check_born_dead_probability(born_dead_probability) -> None:
     )
 
 
+# ---------------------------------------------------------------------------- update_to_data_ratio
+def _ratio_cases(rng: np.random.Generator):
+    """(description, before, after) triples: kernels with a non-zero mean, a bias, a 4-D
+    kernel, a large step, a step that keeps the norm (a permutation with sign flips), and
+    float32 steps far below the weights' size."""
+    w = rng.normal(loc=0.3, scale=0.2, size=(int(rng.integers(5, 12)), int(rng.integers(4, 9))))
+    yield "a kernel with a positive mean, a small step", w, w - 1e-3 * rng.normal(size=w.shape)
+    b = rng.normal(loc=-0.5, size=int(rng.integers(6, 20))).astype(np.float32)
+    step = (0.01 * rng.normal(size=b.shape)).astype(np.float32)
+    yield "a float32 bias vector", b, (b + step).astype(np.float32)
+    k = rng.normal(size=(3, 3, 2, int(rng.integers(2, 5))))
+    yield "a 4-D kernel, a large step", k, k + rng.uniform(0.3, 0.8) * rng.normal(size=k.shape)
+    m = rng.normal(size=(int(rng.integers(4, 8)), int(rng.integers(4, 8))))
+    flat = m.ravel()
+    kept = (flat[rng.permutation(flat.size)] * rng.choice([-1.0, 1.0], flat.size)).reshape(m.shape)
+    yield "a step that keeps ‖W‖ (entries permuted, signs flipped)", m, kept
+    big = rng.normal(loc=0.1, scale=0.1, size=(64, 32)).astype(np.float32)
+    tiny = (big + 1e-4 * rng.normal(size=big.shape)).astype(np.float32)
+    yield "a float32 64×32 kernel, a step of 1e-4", big, tiny
+
+
+def _ratio_guesses(before: np.ndarray, after: np.ndarray) -> dict[str, float]:
+    """What some misconceptions compute, each with the hint that names it."""
+    b, a = before.astype(np.float64), after.astype(np.float64)
+    d = a - b
+    nb, na, nd = np.linalg.norm(b), np.linalg.norm(a), np.linalg.norm(d)
+    guesses = {
+        "the ratio compares the step with the weights *before* it (the data being updated): "
+        "divide by the norm of `before`, not of `after`": nd / na,
+        "norms are already square roots of sums of squares: a ratio of squared norms is the "
+        "square of the ratio": nd**2 / nb**2,
+        "that is the change of the *norm*; the ratio measures the norm of the *change*: a "
+        "step can move every weight and keep ‖W‖ the same": (na - nb) / nb,
+        "that is the step's size alone: the ratio is relative, so divide by the size of the "
+        "weights before the step": nd,
+        "that is the inverse ratio: the step's norm goes on top": nb / nd if nd else np.inf,
+        "the standard deviation subtracts the mean, so weights with a non-zero mean give a "
+        "different number: use norms over all entries": d.std() / b.std(),
+        "a per-entry ratio, averaged, blows up where a weight is near 0: compare the norms of "
+        "whole arrays": float(np.mean(np.abs(d) / np.maximum(np.abs(b), 1e-300))),
+        "the largest entries alone ignore the rest of the array: use norms over all entries": (
+            np.abs(d).max() / np.abs(b).max()
+        ),
+    }
+    if b.ndim == 2:
+        guesses[
+            "for a matrix, ord=2 is the spectral norm (largest singular value); the ratio "
+            "uses the Frobenius norm, over all entries"
+        ] = np.linalg.norm(d, 2) / np.linalg.norm(b, 2)
+    return guesses
+
+
+def check_update_to_data_ratio(update_to_data_ratio) -> None:
+    """‖after − before‖ / ‖before‖ (norms over all entries) as a float, inputs unchanged."""
+    check = Check("update_to_data_ratio", update_to_data_ratio)
+    scales: list[float] = []
+    for _ in check.devices():
+        for what, before, after in _ratio_cases(check.rng):
+            on = f"{what}: before = {describe(before)}, after = {describe(after)}"
+            got = check.call(before, after, on=on)
+            if isinstance(got, np.ndarray) and got.size == 1:
+                got = got.reshape(())[()]
+            if isinstance(got, np.ndarray):
+                check.fail(
+                    f"update_to_data_ratio returned an array of shape {got.shape}, not one number",
+                    on=on,
+                    hint="one ratio for the whole weight array: take each norm over all "
+                    "entries (np.linalg.norm without an axis)",
+                )
+            if isinstance(got, bool) or not isinstance(got, numbers.Real):
+                check.fail(
+                    f"update_to_data_ratio returned {describe(got)}, not a float",
+                    on=on,
+                    hint="compute with NumPy on the arrays and return float(ratio)",
+                )
+            got = float(got)
+            b64, a64 = before.astype(np.float64), after.astype(np.float64)
+            expected = float(np.linalg.norm(a64 - b64) / np.linalg.norm(b64))
+            rtol = 2e-5 if before.dtype == np.float32 else 1e-7
+            if abs(got - expected) <= rtol * abs(expected):
+                continue
+            hint = "‖after − before‖ / ‖before‖, each norm over all entries of the array"
+            for guess_hint, guess in _ratio_guesses(before, after).items():
+                if np.isfinite(guess) and abs(got - guess) <= 1e-6 * abs(guess):
+                    hint = guess_hint
+                    break
+            else:
+                if expected > 0 and got > 0:
+                    scales.append(got / expected)
+                    if len(scales) > 1 and np.allclose(scales, scales[0], rtol=1e-4):
+                        hint = (
+                            f"your value is {scales[0]:.4g} times the ratio on every input: "
+                            "`after − before` already is the whole update (the learning rate "
+                            "is in it), so do not scale it again"
+                        )
+                    elif len(scales) == 1:
+                        continue  # a constant factor shows on the next input
+            check.fail(
+                "update_to_data_ratio gives a wrong value",
+                on=on,
+                expected=f"{expected:.10g}",
+                got=f"{got:.10g}",
+                hint=hint,
+            )
+        if scales:  # a constant factor that only showed once (the last input)
+            check.fail(
+                "update_to_data_ratio gives a wrong value",
+                on="the last input above",
+                got=f"{scales[0]:.4g} times the expected ratio",
+                hint="`after − before` already is the whole update (the learning rate is in "
+                "it): the ratio is its norm over the norm of `before`",
+            )
+    check.passed("kernels, a bias, a 4-D kernel, large and tiny steps, a norm-keeping step")
+
+
 # ------------------------------------------------------------------ grading probes
 def probes_dead_units(rng: np.random.Generator) -> list[Probe]:
     a = np.maximum(rng.normal(size=(12, 6)), 0.0)
@@ -640,10 +756,171 @@ def probes_leaky_relu(rng: np.random.Generator) -> list[Probe]:
     ]
 
 
+def _relu_net(rng: np.random.Generator, d: int, dead: tuple[int, int]):
+    """A ModelSpec (two ReLU Dense layers, a tanh one, linear logits) whose ReLU layers have
+    ``dead[0]`` and ``dead[1]`` units with a bias of −1e3 (0 on every input), and the NumPy
+    reference of every layer's output on an input."""
+    from relu_course.checks._registry import ModelSpec
+
+    sizes = [
+        (int(rng.integers(8, 14)), "relu"),
+        (int(rng.integers(6, 11)), "relu"),
+        (5, "tanh"),
+        (3, "linear"),
+    ]
+    weights, fan_in = [], d
+    for i, (units, _) in enumerate(sizes):
+        kernel = rng.normal(scale=1 / np.sqrt(fan_in), size=(fan_in, units)).astype(np.float32)
+        bias = rng.normal(scale=0.1, size=units).astype(np.float32)
+        if i < 2:
+            bias[rng.choice(units, size=dead[i], replace=False)] = -1e3
+        weights += [kernel, bias]
+        fan_in = units
+    return ModelSpec(input_dim=d, layers=tuple(sizes), weights=tuple(weights))
+
+
+def _dead_fractions(spec, x: np.ndarray) -> dict[str, np.ndarray]:
+    """Per ReLU layer of ``spec`` (a ModelSpec), the fraction of units 0 on every row of x."""
+    functions = {"relu": lambda z: np.maximum(z, 0), "tanh": np.tanh, "linear": lambda z: z}
+    out, h = {}, x.astype(np.float32)
+    for (_units, activation), name, kernel, bias in zip(
+        spec.layers, spec.layer_names(), spec.weights[::2], spec.weights[1::2], strict=True
+    ):
+        h = functions[activation](h @ kernel + bias)
+        if activation == "relu":
+            out[name] = np.asarray(float(np.mean(np.all(h == 0, axis=0))))
+    return out
+
+
+def probes_dead_fraction(rng: np.random.Generator) -> list[Probe]:
+    probes = []
+    for dead in ((3, 2), (0, 4)):
+        d = int(rng.integers(5, 10))
+        spec = _relu_net(rng, d, dead)
+        x = rng.normal(size=(int(rng.integers(40, 80)), d)).astype(np.float32)
+        probes.append(
+            Probe(
+                args=(spec, x),
+                expected=_dead_fractions(spec, x),
+                atol=1e-6,
+                same_dtype=False,
+                about="a model with Dense ReLU, tanh and linear layers",
+            )
+        )
+    return probes
+
+
+def probes_DeadUnitMonitor(rng: np.random.Generator) -> list[Probe]:  # noqa: N802
+    import dataclasses
+
+    d = int(rng.integers(4, 8))
+    x = rng.normal(size=(int(rng.integers(30, 60)), d)).astype(np.float32)
+    first = _relu_net(rng, d, (0, 0))
+    epochs, expected = [], {}
+    for k in (1, 3, 5):  # more units killed at every "epoch"
+        weights = [w.copy() for w in first.weights]
+        for layer in (0, 1):
+            bias = weights[2 * layer + 1]
+            bias[: min(k + layer, bias.size)] = -1e3
+        spec = dataclasses.replace(first, weights=tuple(weights))
+        epochs.append(tuple(weights))
+        for name, value in _dead_fractions(spec, x).items():
+            expected.setdefault(name, []).append(float(value))
+    return [
+        Probe(
+            args=(x,),
+            mode="callback_epochs",
+            model=first,
+            epoch_weights=tuple(epochs),
+            expected={name: np.asarray(v) for name, v in expected.items()},
+            atol=1e-6,
+            same_dtype=False,
+            about="three epoch ends with more dead units each time",
+        )
+    ]
+
+
+def _born_dead_judge(depth: int, width: int, trials: int):
+    from relu_course.dead_neurons import born_dead_probability, born_dead_standard_error
+
+    def judge(result) -> str | None:
+        value = np.asarray(result, dtype=np.float64)
+        if value.size != 1:
+            return "did not return one number"
+        value = float(value.reshape(()))
+        if not 0.0 <= value <= 1.0:
+            return "returned a value that is not a probability"
+        if abs(value * trials - round(value * trials)) > 1e-6:
+            return "returned a value that is not a multiple of 1/trials"
+        truth = born_dead_probability(depth, width, trials=20_000, seed=12345)
+        p = min(max(truth, 1 / 20_000), 1 - 1 / 20_000)
+        tolerance = 4.5 * np.hypot(
+            born_dead_standard_error(p, trials), born_dead_standard_error(p, 20_000)
+        )
+        if abs(value - truth) > tolerance:
+            return "is further from the true probability than Monte Carlo noise allows"
+        return None
+
+    return judge
+
+
+def probes_born_dead_probability(rng: np.random.Generator) -> list[Probe]:
+    probes = []
+    for depth, width in ((2, 2), (int(rng.integers(5, 9)), 2), (4, 3)):
+        trials = int(rng.integers(300, 600))
+        probes.append(
+            Probe(
+                args=(depth, width),
+                kwargs={"trials": trials, "seed": int(rng.integers(2**31))},
+                judge=_born_dead_judge(depth, width, trials),
+                about=f"depth {depth}, width {width}, {trials} trials",
+            )
+        )
+    probes.append(
+        Probe(
+            args=(3, 2),
+            kwargs={"trials": 1, "seed": int(rng.integers(2**31))},
+            judge=lambda r: (
+                None
+                if np.asarray(r, dtype=np.float64).size == 1 and float(np.asarray(r)) in (0.0, 1.0)
+                else "with trials = 1 the estimate must be 0 or 1"
+            ),
+            about="one trial",
+        )
+    )
+    return probes
+
+
+def probes_update_to_data_ratio(rng: np.random.Generator) -> list[Probe]:
+    probes = []
+    for _, before, after in _ratio_cases(rng):
+        b64, a64 = before.astype(np.float64), after.astype(np.float64)
+        expected = np.asarray(np.linalg.norm(a64 - b64) / np.linalg.norm(b64))
+        rtol = 2e-5 if before.dtype == np.float32 else 1e-7
+        probes.append(Probe(args=(before, after), expected=expected, rtol=rtol, same_dtype=False))
+    return probes + [
+        Probe(args=(before, after), mode="input_after", input_index=i, expected=arg.copy())
+        for i, arg in enumerate((before, after))
+    ]
+
+
 EXERCISES = [
     Exercise("dead_units", notebook="04_dead_neurons", points=1, probes=probes_dead_units),
-    Exercise("dead_fraction", notebook="04_dead_neurons", points=2, probes=None),
-    Exercise("born_dead_probability", notebook="04_dead_neurons", points=3, probes=None),
+    Exercise("dead_fraction", notebook="04_dead_neurons", points=2, probes=probes_dead_fraction),
+    Exercise(
+        "born_dead_probability",
+        notebook="04_dead_neurons",
+        points=3,
+        probes=probes_born_dead_probability,
+    ),
     Exercise("leaky_relu", notebook="04_dead_neurons", points=2, probes=probes_leaky_relu),
-    Exercise("DeadUnitMonitor", notebook="04_dead_neurons", points=3, probes=None),
+    Exercise(
+        "DeadUnitMonitor", notebook="04_dead_neurons", points=3, probes=probes_DeadUnitMonitor
+    ),
+    Exercise(
+        "update_to_data_ratio",
+        notebook="04_dead_neurons",
+        points=2,
+        probes=probes_update_to_data_ratio,
+    ),
 ]
