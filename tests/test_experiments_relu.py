@@ -55,6 +55,7 @@ def test_prime0_arms_are_bit_identical_when_the_derivative_at_zero_is_the_same()
     assert run.identical.all()  # the pairing itself adds no numerical difference
     np.testing.assert_array_equal(run.accuracy(0.0), run.val_accuracy[:, 1])
     assert run.val_accuracy.shape == (2, 2) and run.steps == 2 * (320 // 32)
+    assert run.pre_activations == run.steps * 32 * 16 * 2  # steps × batch × width × depth
 
 
 def test_prime0_float32_training_learns_and_counts_zeros():

@@ -77,6 +77,7 @@ class PrimeZeroRun:
     batches_with_zero: np.ndarray  # fraction of steps with at least one exact 0
     identical: np.ndarray  # final weights bit-identical to arm 0's (same seed)
     steps: int
+    pre_activations: int  # hidden pre-activations one network computes over its training
 
     def accuracy(self, prime: float) -> np.ndarray:
         """Validation accuracy per seed of the arm trained with ReLU′(0) = ``prime``."""
@@ -221,6 +222,7 @@ def relu_prime0_training(
         batches_with_zero=np.mean(counts > 0, axis=0),
         identical=identical,
         steps=steps,
+        pre_activations=units * steps,
     )
 
 
