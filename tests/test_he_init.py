@@ -9,18 +9,33 @@ import pytest
 from matplotlib.figure import Figure
 
 from relu_course.data import Split
-from relu_course.experiments.he_init import depth_comparison, rms_profiles, train_deep_mlp
+from relu_course.experiments.he_init import (
+    depth_comparison,
+    init_seed_runs,
+    kernel_ranks,
+    rms_profiles,
+    symmetry_runs,
+    train_deep_mlp,
+)
 from relu_course.init import (
     UntruncatedHeNormal,
     excess_kurtosis,
+    expected_initial_loss,
     he_std,
+    keras_truncation_cutoff,
     propagate_rms,
     rms,
     rms_theory,
     tail_mass,
     xavier_std,
 )
-from relu_course.plots.he_init import loss_curves, rms_by_layer, weight_histograms
+from relu_course.plots.he_init import (
+    kernel_images,
+    loss_curves,
+    rms_by_layer,
+    seed_loss_curves,
+    weight_histograms,
+)
 
 
 def test_stds_match_keras_variance_scaling():
@@ -95,6 +110,25 @@ def test_keras_he_normal_is_truncated():
     assert excess_kurtosis(w) < -0.5
 
 
+def test_keras_he_normal_cuts_beyond_two_final_standard_deviations():
+    """Keras truncates at 2 std of the normal it draws *before* rescaling: a few percent of
+    the weights lie beyond 2σ of the final law, none beyond the computed cut."""
+    sigma = he_std(400)
+    z = np.abs(np.asarray(keras.initializers.HeNormal(seed=1)((400, 2500)))) / sigma
+    cut = keras_truncation_cutoff()
+    assert 2.2 < cut < 2.35
+    assert z.max() <= cut * (1 + 1e-5)
+    assert z.max() > cut - 0.01  # the cut is reached, not a lower one
+    assert 0.02 < np.mean(z > 2.0) < 0.05
+
+
+def test_expected_initial_loss_is_the_loss_of_equal_logits():
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    for k in (2, 10, 37):
+        got = float(loss(np.array([1]), np.zeros((1, k), np.float32)))
+        assert expected_initial_loss(k) == pytest.approx(got, rel=1e-6)
+
+
 def test_tail_statistics_of_known_laws():
     rng = np.random.default_rng(0)
     assert excess_kurtosis(rng.uniform(size=10**6)) == pytest.approx(-1.2, abs=0.02)
@@ -135,3 +169,64 @@ def test_rms_profiles_and_plots():
     assert isinstance(
         weight_histograms({"w": np.random.default_rng(0).normal(size=1000)}, 1.0), Figure
     )
+
+
+def test_init_seed_runs_pairs_seeds_and_reads_the_history():
+    data = _tiny_split()
+    runs = init_seed_runs(
+        data, 2, ("glorot_uniform", "he_normal"), seeds=(0, 1, 2), width=8, epochs=2
+    )
+    assert runs.inits == ["glorot_uniform", "he_normal"] and runs.seeds == [0, 1, 2]
+    for init in runs.inits:
+        assert runs.loss[init].shape == (2, 3)
+        assert runs.initial_loss[init].shape == runs.val_accuracy[init].shape == (3,)
+        assert runs.final_loss(init).mean == pytest.approx(runs.loss[init][-1].mean())
+    diff = runs.loss_difference("glorot_uniform", "he_normal")
+    assert diff.n == 3
+    assert diff.mean == pytest.approx(
+        np.mean(runs.loss["glorot_uniform"][-1] - runs.loss["he_normal"][-1])
+    )
+    assert np.all(np.isfinite(runs.initial_loss["he_normal"]))
+
+
+def test_kernel_ranks():
+    rng = np.random.default_rng(0)
+    assert kernel_ranks(np.zeros((5, 4))) == 0
+    assert kernel_ranks(np.full((6, 4), 0.3)) == 1
+    column = rng.normal(size=(6, 1))
+    assert kernel_ranks(np.tile(column, (1, 5)) + 1e-9 * rng.normal(size=(6, 5))) == 1
+    assert kernel_ranks(rng.normal(size=(6, 4))) == 4
+
+
+def test_symmetry_runs_constant_units_stay_identical():
+    # (the first step moves only the output layer: equal output weights send every hidden
+    # unit a zero gradient; later steps reach the hidden layers)
+    data = _tiny_split(n=256)
+    out = symmetry_runs(
+        data, ("zeros", "constant:0.05", "he_normal"), seeds=(0, 1), depth=2, width=6, epochs=3
+    )
+    assert np.all(out["zeros"]["ranks"] == 0) and np.all(out["zeros"]["moved"] == 0)
+    assert np.all(out["constant:0.05"]["ranks"] == 1)
+    assert np.all(out["constant:0.05"]["spread"] < 1e-5)
+    assert np.all(out["constant:0.05"]["moved"] > 0)  # it trains, as one unit
+    assert np.all(out["he_normal"]["ranks"] == 6)
+    assert out["he_normal"]["example_kernel"].shape == (6, 6)
+
+
+def test_train_deep_mlp_passes_callbacks():
+    seen = []
+
+    class Count(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            seen.append(epoch)
+
+    train_deep_mlp(
+        2, UntruncatedHeNormal(seed=1), _tiny_split(), width=4, epochs=2, callbacks=[Count()]
+    )
+    assert seen == [0, 1]
+
+
+def test_new_figures():
+    runs = init_seed_runs(_tiny_split(), 2, seeds=(0, 1), width=4, epochs=2)
+    assert isinstance(seed_loss_curves({2: runs}), Figure)
+    assert isinstance(kernel_images({"a": np.ones((3, 2)), "b": np.zeros((3, 2))}), Figure)
