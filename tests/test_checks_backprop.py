@@ -342,7 +342,7 @@ DENSE_BACKWARD_WRONG = {
         lambda dout, cache: (lambda dz: (dz @ cache[1].T, dz.T @ cache[0], dz.sum(axis=0)))(
             dout * (cache[3] > 0)
         ),
-        "xᵀ @ dz",
+        "yours is transposed",
     ),
     "dx_without_transpose": (
         lambda dout, cache: (lambda dz: (dz @ cache[1], cache[0].T @ dz, dz.sum(axis=0)))(
