@@ -47,7 +47,10 @@ import numpy as np
 __all__ = ["Arg", "Exercise", "ModelSpec", "Probe", "compare_structures", "MODES", "ARG_KINDS"]
 
 MODES = ("return", "input_after", "call_result", "layers_output", "callback_epochs")
-ARG_KINDS = ("array", "tensor", "scalar", "shape", "model")
+ARG_KINDS = ("array", "tensor", "scalar", "shape", "model", "function", "tuple")
+# Functions a probe may pass to the learner's code (``Arg("module:name", "function")``): only
+# the grader's own modules, imported by the verifier *before* any learner code runs.
+FUNCTION_MODULES = ("relu_course.checks._probe_functions",)
 
 
 @dataclass(frozen=True)
@@ -82,7 +85,9 @@ class Arg:
     """One argument for the learner's callable: ``kind`` says how the verifier passes
     ``value``: ``"array"`` a fresh NumPy copy, ``"tensor"`` ``tf.constant``, ``"scalar"`` a
     Python number/str/bool/None, ``"shape"`` a tuple of ints, ``"model"`` a Keras model built
-    from a :class:`ModelSpec`."""
+    from a :class:`ModelSpec`, ``"function"`` a function of the grader's own modules named
+    ``"module:name"`` (see :data:`FUNCTION_MODULES`), ``"tuple"`` a tuple of such arguments
+    (e.g. a cache ``(x, W, b, z)``). Scalars may be any JSON value (a list of record dicts)."""
 
     value: Any
     kind: str = "array"
@@ -92,6 +97,12 @@ class Arg:
             raise ValueError(f"unknown argument kind {self.kind!r}")
         if self.kind == "model" and not isinstance(self.value, ModelSpec):
             raise TypeError("a 'model' argument needs a ModelSpec")
+        if self.kind == "function":
+            module, _, name = str(self.value).partition(":")
+            if module not in FUNCTION_MODULES or not name.isidentifier():
+                raise ValueError(f"function arguments come from {FUNCTION_MODULES}: {self.value!r}")
+        if self.kind == "tuple":
+            object.__setattr__(self, "value", tuple(_as_arg(v) for v in self.value))
 
 
 def _as_arg(value) -> Arg:
@@ -103,6 +114,8 @@ def _as_arg(value) -> Arg:
         return Arg(value, "array")
     if isinstance(value, tuple) and all(isinstance(v, int) for v in value):
         return Arg(value, "shape")
+    if isinstance(value, tuple):
+        return Arg(value, "tuple")
     return Arg(value, "scalar")
 
 
@@ -183,6 +196,9 @@ def _leaf_problem(expected, got, atol: float, rtol: float, same_dtype: bool) -> 
         return f"returned a {type(got).__name__} where an array or number was expected"
     if got.shape != expected.shape:
         return f"wrong shape {got.shape} (expected {expected.shape})"
+    if expected.dtype.kind in "US":
+        same = got.dtype.kind in "US" and np.array_equal(got.astype(str), expected.astype(str))
+        return None if same else "wrong labels"
     if same_dtype and got.dtype != expected.dtype:
         return f"wrong dtype {got.dtype} (expected {expected.dtype})"
     if expected.dtype == np.bool_:
@@ -197,11 +213,29 @@ def _leaf_problem(expected, got, atol: float, rtol: float, same_dtype: bool) -> 
     return None
 
 
+def _is_frame(value) -> bool:
+    return type(value).__name__ == "DataFrame" and hasattr(value, "columns")
+
+
+def frame_to_plain(frame) -> dict:
+    """A pandas DataFrame as the plain result the verifier writes: ``{"__index__": labels,
+    "__columns__": names, <column>: values...}``."""
+    plain = {
+        "__index__": np.asarray([str(i) for i in frame.index]),
+        "__columns__": np.asarray([str(c) for c in frame.columns]),
+    }
+    for column in frame.columns:
+        plain[str(column)] = np.asarray(frame[column].to_numpy())
+    return plain
+
+
 def compare_structures(
     expected, got, *, atol: float = 0.0, rtol: float = 0.0, same_dtype: bool = True
 ) -> str | None:
     """``None`` when ``got`` (a plain result: arrays in dicts/lists) matches ``expected``;
     else a short reason (it names no expected value)."""
+    if _is_frame(expected):
+        expected = frame_to_plain(expected)
     if isinstance(expected, dict):
         if not isinstance(got, dict):
             return f"returned a {type(got).__name__} where a dict was expected"

@@ -16,9 +16,12 @@ from typing import Any
 
 import numpy as np
 
-from relu_course.checks._registry import Arg, ModelSpec, Probe
+from relu_course.checks import _probe_functions
+from relu_course.checks._registry import FUNCTION_MODULES, Arg, ModelSpec, Probe, frame_to_plain
 
 __all__ = ["decode_result", "encode_probe", "run_probe"]
+
+_GRADER_FUNCTIONS = {name: getattr(_probe_functions, name) for name in _probe_functions.__all__}
 
 
 # ------------------------------------------------------------------ grader side: encode
@@ -43,6 +46,13 @@ def _encode_arg(arg: Arg, key: str, arrays: dict) -> dict:
         return {"kind": "model", "model": _encode_model(arg.value, key, arrays)}
     if arg.kind == "shape":
         return {"kind": "shape", "value": [int(v) for v in arg.value]}
+    if arg.kind == "function":
+        return {"kind": "function", "value": str(arg.value)}
+    if arg.kind == "tuple":
+        return {
+            "kind": "tuple",
+            "items": [_encode_arg(a, f"{key}_{i}", arrays) for i, a in enumerate(arg.value)],
+        }
     value = arg.value
     if isinstance(value, np.generic):
         value = value.item()
@@ -121,6 +131,14 @@ def _decode_arg(spec: dict, inputs):
         return _build_model(spec["model"], inputs)
     if kind == "shape":
         return tuple(int(v) for v in spec["value"])
+    if kind == "function":
+        # bound when this module was imported, before any learner code ran
+        module, _, name = spec["value"].partition(":")
+        if module not in FUNCTION_MODULES or name not in _GRADER_FUNCTIONS:
+            raise ValueError(f"not a grader function: {spec['value']!r}")
+        return _GRADER_FUNCTIONS[name]
+    if kind == "tuple":
+        return tuple(_decode_arg(item, inputs) for item in spec["items"])
     return spec["value"]
 
 
@@ -136,6 +154,8 @@ def _plain(value, leaves: list, depth: int = 0):
     must become a numeric or boolean array (objects are refused, never pickled)."""
     if depth > 6:
         raise ValueError("result nested too deeply")
+    if type(value).__name__ == "DataFrame" and type(value).__module__.startswith("pandas"):
+        value = frame_to_plain(value)
     if isinstance(value, dict):
         return {"dict": {str(k): _plain(v, leaves, depth + 1) for k, v in value.items()}}
     if isinstance(value, tuple | list) and not all(_is_scalar(v) for v in value):
@@ -144,7 +164,7 @@ def _plain(value, leaves: list, depth: int = 0):
         return {"list": [_plain(v, leaves, depth + 1) for v in value]}
     array = np.asarray(value)
     if array.dtype == object or not (
-        np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_
+        np.issubdtype(array.dtype, np.number) or array.dtype.kind in "bUS"
     ):
         raise TypeError(f"result of type {type(value).__name__} is not numeric")
     leaves.append(array)
