@@ -252,6 +252,24 @@ class MLPEnsemble:
             + self.moving_variances
         )
 
+    def subset(self, networks) -> MLPEnsemble:
+        """A new ensemble holding copies of the given networks (indices, in that order),
+        with their current state (weights, PReLU slopes, BN parameters and statistics):
+        cheaper to evaluate when only some networks are needed."""
+        index = [int(n) for n in networks]
+        part = MLPEnsemble(
+            [self.specs[n] for n in index],
+            self.depth,
+            self.width,
+            self.input_dim,
+            self.num_classes,
+            bn_momentum=self.bn_momentum,
+            bn_epsilon=self.bn_epsilon,
+        )
+        for mine, theirs in zip(self.state_variables, part.state_variables, strict=True):
+            theirs.assign(np.asarray(mine)[index])
+        return part
+
     def network_weights(self, n: int) -> list[np.ndarray]:
         """Network ``n``'s weights as a Keras ``Dense`` stack holds them: kernel, bias, …
         (a BN-before network's hidden biases are zeros: its Dense layers have none)."""

@@ -391,3 +391,17 @@ def test_restore_best_returns_the_early_stopping_epoch():
         train_ensemble(ensemble, data, epochs=1, batch_size=16, restore_best="test_loss")
     with pytest.raises(ValueError, match="test"):
         select_epochs(history, by="test_loss")
+
+
+def test_subset_copies_networks_and_state():
+    specs = [NetSpec("relu", 0), NetSpec("prelu", 1, batch_norm="after"), NetSpec("tanh", 2)]
+    ensemble = MLPEnsemble(specs, depth=2, width=8, input_dim=8, num_classes=3)
+    data = _data()
+    train_ensemble(ensemble, data, epochs=1, batch_size=32, learning_rate=1e-2)
+    part = ensemble.subset([2, 1])
+    assert [s.seed for s in part.specs] == [2, 1]
+    full = np.asarray(ensemble.forward(data.x_val))
+    np.testing.assert_allclose(np.asarray(part.forward(data.x_val)), full[[2, 1]], rtol=1e-6)
+    np.testing.assert_array_equal(
+        part.network_bn_weights(1, 0)[2], ensemble.network_bn_weights(1, 0)[2]
+    )

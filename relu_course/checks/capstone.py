@@ -223,7 +223,7 @@ def _check_noise(check) -> None:
         _as_bool(check, check.call(a, b, on=on), on)
         # 2. Pairs without a difference: at most about alpha of them may be called different.
         for alpha in (0.05, 0.3):
-            trials, positives = (600 if alpha == 0.05 else 200), 0
+            trials, positives = (400 if alpha == 0.05 else 150), 0
             for _ in range(trials):
                 n = int(rng.integers(3, 9))
                 spread = float(np.exp(rng.uniform(-5, 2)))

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import tensorflow as tf
 
+from relu_course import stats
 from relu_course.data import Split
 from relu_course.ensemble import (
     MLPEnsemble,
@@ -39,12 +40,13 @@ __all__ = [
     "AblationRun",
     "MLPEnsemble",
     "NetSpec",
-    "activation_step_share",
+    "activation_step_times",
     "activation_time_per_element",
     "hidden_statistics",
     "overfitting_demo",
     "run_ablation",
     "silencing_curves",
+    "step_share",
     "train_ensemble",
 ]
 
@@ -198,7 +200,18 @@ def silencing_curves(
     over the draws, seeds in the order of :meth:`AblationRun.arm`.
     """
     _require_test(data)
-    ensemble, width = run.ensemble, run.ensemble.width
+    chosen = {}
+    for label in labels:
+        index = sorted(
+            (n for n, s in enumerate(run.ensemble.specs) if s.label == label),
+            key=lambda n: run.ensemble.specs[n].seed,
+        )
+        if not index:
+            raise ValueError(f"no arm {label!r} in this run")
+        chosen[label] = index
+    order = [n for index in chosen.values() for n in index]
+    ensemble = run.ensemble.subset(order)  # evaluate only the networks asked for
+    width = ensemble.width
     seeds = np.array([spec.seed for spec in ensemble.specs])
     accuracy = np.zeros((len(fractions), ensemble.num_networks))
     for f, fraction in enumerate(fractions):
@@ -216,15 +229,10 @@ def silencing_curves(
             logits = np.asarray(ensemble.forward(data.x_test, unit_masks=masks))
             accuracy[f] += np.mean(np.argmax(logits, axis=-1) == data.y_test[None], axis=1)
     accuracy /= draws
-    out = {}
-    for label in labels:
-        index = sorted(
-            (n for n, s in enumerate(ensemble.specs) if s.label == label),
-            key=lambda n: ensemble.specs[n].seed,
-        )
-        if not index:
-            raise ValueError(f"no arm {label!r} in this run")
-        out[label] = accuracy[:, index].T
+    out, start = {}, 0
+    for label, index in chosen.items():
+        out[label] = accuracy[:, start : start + len(index)].T
+        start += len(index)
     return out
 
 
@@ -288,16 +296,35 @@ def overfitting_demo(
     return out
 
 
-def _best_time(fn, number: int, loops: int = 2) -> float:
-    """Seconds per call of ``fn``: the best of ``loops`` loops of ``number`` calls."""
-    fn()
-    best = np.inf
-    for _ in range(loops):
-        start = time.perf_counter()
-        for _ in range(number):
-            fn()
-        best = min(best, (time.perf_counter() - start) / number)
-    return best
+def _interleaved_times(functions: dict, *, repeats: int, number: int, rounds: int = 2):
+    """Seconds per call of each function: per repeat, ``rounds`` rounds in which every
+    function runs ``number`` calls in turn (the order rotating from round to round), and
+    the best round kept. Interleaving makes a slow phase of a shared machine hit all of
+    them alike; the minimum discards rounds disturbed by other work. Returns label ->
+    array (repeats,)."""
+    labels = list(functions)
+    logger = tf.get_logger()
+    level = logger.level
+    logger.setLevel("ERROR")  # tracing several similar functions on purpose: no warning
+    try:
+        for fn in functions.values():
+            fn()  # compile and warm up
+    finally:
+        logger.setLevel(level)
+    times = {label: [] for label in labels}
+    for _ in range(repeats):
+        best = dict.fromkeys(labels, np.inf)
+        for round_ in range(rounds):
+            shift = round_ % len(labels)
+            for label in labels[shift:] + labels[:shift]:
+                fn = functions[label]
+                start = time.perf_counter()
+                for _ in range(number):
+                    fn()
+                best[label] = min(best[label], (time.perf_counter() - start) / number)
+        for label in labels:
+            times[label].append(best[label])
+    return {label: np.array(values) for label, values in times.items()}
 
 
 def activation_time_per_element(
@@ -309,9 +336,9 @@ def activation_time_per_element(
 ) -> dict[str, np.ndarray]:
     """Nanoseconds per element for forward + backward of each activation under
     ``tf.function`` on a float32 tensor of ``elements`` values (compiled once; the call
-    overhead is spread over a quarter million elements). Each repeat times every activation in
-    turn (interleaved, so slow phases of a shared machine hit all of them); returns
-    label -> array (repeats,). Compare activations by per-repeat ratios."""
+    overhead is spread over a quarter million elements). All activations are timed
+    interleaved (see ``_interleaved_times``); returns label -> array (repeats,). Compare
+    activations by per-repeat ratios (``relu_course.stats.ratio_interval``)."""
     activations = activations or COST_ACTIVATIONS
     x = tf.random.stateless_normal((elements // 256, 256), seed=(0, 0))
     alpha = tf.fill((1, 256), 0.25)
@@ -324,13 +351,10 @@ def activation_time_per_element(
                 y = apply_activation(spec, x, alpha)
             return tape.gradient(y, x)
 
-        functions[label] = tf.function(forward_backward)
-    times = {label: [] for label in activations}
-    for _ in range(repeats):
-        for label, fn in functions.items():
-            seconds = _best_time(lambda fn=fn: fn(x).numpy(), number)
-            times[label].append(1e9 * seconds / elements)
-    return {label: np.array(values) for label, values in times.items()}
+        compiled = tf.function(forward_backward)
+        functions[label] = lambda compiled=compiled: compiled(x).numpy()
+    seconds = _interleaved_times(functions, repeats=repeats, number=number)
+    return {label: 1e9 * values / elements for label, values in seconds.items()}
 
 
 def _training_step(spec: str, depth: int, width: int, input_dim: int, classes: int, seed: int):
@@ -360,7 +384,7 @@ def _training_step(spec: str, depth: int, width: int, input_dim: int, classes: i
     return step
 
 
-def activation_step_share(
+def activation_step_times(
     activations: dict[str, str] | None = None,
     *,
     depth: int = 2,
@@ -371,24 +395,34 @@ def activation_step_share(
     repeats: int = 5,
     number: int = 5,
 ) -> dict[str, np.ndarray]:
-    """Share of a whole training step (forward, backward, Adam update; compiled with
-    ``tf.function``) of a ``depth`` × ``width`` MLP on a batch of ``batch_size`` that the
-    activation accounts for: 1 − t(identity) / t(activation), where t(identity) is the same
-    step with the activation replaced by the identity (what the step would cost if the
-    activation were free). Each repeat times all steps in turn (interleaved); returns
-    label -> array (repeats,). A value near 0 means the activation is a negligible part of
-    the step; it can come out slightly negative when timing noise exceeds the cost."""
+    """Seconds per training step (forward, backward and Adam update, compiled with
+    ``tf.function``) of a ``depth`` × ``width`` MLP on a batch of ``batch_size``, for each
+    activation and for ``"identity"``: the same step with the activation replaced by the
+    identity, i.e. what the step would cost if the activation were free. Timed
+    interleaved; returns label -> array (repeats,). See :func:`step_share`."""
     activations = activations or COST_ACTIVATIONS
     rng = np.random.default_rng(0)
     x = tf.constant(rng.standard_normal((batch_size, input_dim)).astype("f4"))
     y = tf.constant(rng.integers(0, classes, batch_size).astype("i4"))
-    steps = {
-        label: _training_step(spec, depth, width, input_dim, classes, seed=0)
-        for label, spec in {"identity": "linear", **activations}.items()
-    }
-    times = {label: [] for label in steps}
-    for _ in range(repeats):
-        for label, step in steps.items():
-            times[label].append(_best_time(lambda step=step: step(x, y).numpy(), number))
-    base = np.array(times.pop("identity"))
-    return {label: 1.0 - base / np.array(values) for label, values in times.items()}
+    functions = {}
+    for label, spec in {"identity": "linear", **activations}.items():
+        step = _training_step(spec, depth, width, input_dim, classes, seed=0)
+        functions[label] = lambda step=step: step(x, y).numpy()
+    return _interleaved_times(functions, repeats=repeats, number=number)
+
+
+def step_share(times: dict[str, np.ndarray], label: str) -> stats.Interval:
+    """Share of a training step the activation ``label`` accounts for,
+    1 − t(identity) / t(activation), from :func:`activation_step_times`: the per-repeat
+    time ratios are summarised on the log scale (``ratio_interval``) and mapped to a share
+    with its 95% interval. Near 0: a negligible part of the step (it can come out slightly
+    negative when the timing noise exceeds the cost)."""
+    ratio = stats.ratio_interval(times[label], times["identity"])
+    return stats.Interval(
+        1.0 - 1.0 / ratio.mean,
+        1.0 - 1.0 / ratio.low,
+        1.0 - 1.0 / ratio.high,
+        ratio.n,
+        ratio.p,
+        ratio.level,
+    )
