@@ -368,8 +368,9 @@ def check_bn_relu_block(bn_relu_block) -> None:
 
 # ------------------------------------------------------------------ batchnorm_backward
 def _backward_parts(dout, x, gamma, eps, ddof=0, eps_outside=False):
-    """(dx, dgamma, dbeta) of y = gamma · x̂ + beta, float64, for the exact BN (ddof 0, eps
-    inside the root) or one of two mis-specified forward passes (their exact gradients)."""
+    """(dx, dgamma, dbeta), float64, of a *mis-specified* BN forward pass (for the hints):
+    the unbiased variance (``ddof=1``) or eps outside the square root. The correct gradients
+    come from :func:`relu_course.batch_norm.batchnorm_backward` and tf.GradientTape."""
     dout, x, gamma = (np.asarray(a, dtype=np.float64) for a in (dout, x, gamma))
     n = x.shape[0]
     xc = x - x.mean(0)
@@ -391,6 +392,8 @@ def _backward_parts(dout, x, gamma, eps, ddof=0, eps_outside=False):
 
 def _dx_variants(dout, x, gamma, eps, explicit_eps) -> dict[str, np.ndarray]:
     """Named misconceptions of dx (float64)."""
+    from relu_course.batch_norm import batchnorm_backward
+
     dout, x, gamma = (np.asarray(a, dtype=np.float64) for a in (dout, x, gamma))
     inv = 1.0 / np.sqrt(x.var(0) + eps)
     x_hat = (x - x.mean(0)) * inv
@@ -424,12 +427,12 @@ def _dx_variants(dout, x, gamma, eps, explicit_eps) -> dict[str, np.ndarray]:
         "1/√(σ² + eps)": _backward_parts(dout, x, gamma, eps, eps_outside=True)[0],
     }
     if explicit_eps:
-        variants["eps looks fixed at 1e-3: use the eps argument you are given"] = _backward_parts(
-            dout, x, gamma, 1e-3
-        )[0]
+        variants["eps looks fixed at 1e-3: use the eps argument you are given"] = (
+            batchnorm_backward(dout, x, gamma, 1e-3)[0]
+        )
     else:
         variants["eps looks like PyTorch's 1e-5; the default here is Keras's 1e-3"] = (
-            _backward_parts(dout, x, gamma, 1e-5)[0]
+            batchnorm_backward(dout, x, gamma, 1e-5)[0]
         )
     return variants
 
