@@ -386,6 +386,18 @@ def test_backward_messages_show_input_expected_and_hint(rejected):
 
 # Wrong answer cells for the grader's clean-process re-verification (tests/test_verify_probes.py).
 PROBE_MISCONCEPTIONS = {
+    "numerical_gradient": "def numerical_gradient(f, x, h=1e-5):\n"
+    "    grad = np.zeros(x.shape)\n"
+    "    for i in np.ndindex(x.shape):\n"
+    "        base = f(x)\n"
+    "        x[i] += h\n"
+    "        grad[i] = (f(x) - base) / h\n"
+    "        x[i] -= h\n"
+    "    return grad\n",
+    "dense_relu_backward": "def dense_relu_backward(dout, cache):\n"
+    "    x, W, b, z = cache\n"
+    "    dz = dout * (z >= 0)\n"
+    "    return dz @ W.T, x.T @ dz, dz.sum(axis=0)\n",
     "relative_error": "def relative_error(a, b):\n"
     "    return float(np.max(np.abs(a - b) / (np.abs(a) + np.abs(b))))\n",
     "dense_relu_forward": "def dense_relu_forward(x, W, b):\n"

@@ -13,7 +13,7 @@ import numpy as np
 from relu_course.backprop import numerical_gradient as reference_numerical_gradient
 from relu_course.backprop import relative_error as reference_relative_error
 from relu_course.checks._framework import Check, describe
-from relu_course.checks._registry import Exercise, Probe
+from relu_course.checks._registry import Arg, Exercise, Probe
 
 __all__ = [
     "check_dense_relu_backward",
@@ -580,12 +580,56 @@ def probes_dense_relu_forward(rng: np.random.Generator) -> list[Probe]:
     return probes
 
 
-# numerical_gradient takes a function and dense_relu_backward a tuple (the cache): the probe
-# wire carries neither yet (arrays, tensors, scalars, shapes, models), so these two are
-# re-verified through their source tests until it does.
+def probes_numerical_gradient(rng: np.random.Generator) -> list[Probe]:
+    """A grader function with a known gradient (``_probe_functions.smooth_scalar``): the
+    default step against the exact gradient, h = 1e-2 against the centred difference with
+    that step (a one-sided or fixed-step version misses it), and x restored."""
+    from relu_course.checks import _probe_functions
+
+    f = Arg("relu_course.checks._probe_functions:smooth_scalar", "function")
+    probes = []
+    for shape in [(5,), (3, 2)]:
+        x = rng.normal(size=shape)
+        probes.append(
+            Probe(
+                args=(f, x),
+                expected=_probe_functions.smooth_scalar_gradient(x),
+                rtol=1e-6,
+                atol=1e-8,
+            )
+        )
+    x = rng.normal(size=(4,))
+    centred = reference_numerical_gradient(_probe_functions.smooth_scalar, x.copy(), h=1e-2)
+    probes.append(Probe(args=(f, x, 1e-2), expected=centred, rtol=1e-7, atol=1e-9))
+    while not _roundtrip_breaks(x, 1e-5):
+        x = rng.normal(size=(4,))
+    probes.append(Probe(args=(f, x), mode="input_after", input_index=1, expected=x.copy()))
+    return probes
+
+
+def probes_dense_relu_backward(rng: np.random.Generator) -> list[Probe]:
+    """Caches with exact zeros in z (ReLU′(0) = 0) and kink-free random ones."""
+    probes = []
+    for x, W, b in (_kinked_inputs(rng), _dense_inputs(rng, kink_free=True)):
+        z = x @ W + b
+        dout = rng.normal(size=z.shape)
+        dz = dout * (z > 0)
+        probes.append(
+            Probe(
+                args=(dout, Arg((x, W, b, z), "tuple")),
+                expected=(dz @ W.T, x.T @ dz, dz.sum(axis=0)),
+                rtol=1e-10,
+                atol=1e-12,
+            )
+        )
+    return probes
+
+
 EXERCISES = [
-    Exercise("numerical_gradient", notebook="01_relu", points=2, probes=None),
+    Exercise("numerical_gradient", notebook="01_relu", points=2, probes=probes_numerical_gradient),
     Exercise("relative_error", notebook="01_relu", points=1, probes=probes_relative_error),
     Exercise("dense_relu_forward", notebook="01_relu", points=2, probes=probes_dense_relu_forward),
-    Exercise("dense_relu_backward", notebook="01_relu", points=3, probes=None),
+    Exercise(
+        "dense_relu_backward", notebook="01_relu", points=3, probes=probes_dense_relu_backward
+    ),
 ]
