@@ -192,7 +192,8 @@ def test_rescue_run_structure_and_the_bad_init_plain_net_is_stuck(small):
         for label in ("without BN", "with BN"):
             run = result[name][label]
             assert run["val_accuracy"].shape == (1, 2) and run["final"].shape == (2,)
-            assert run["finite"].dtype == bool and np.all((0 <= run["dead_fraction"]) <= 1)
+            assert run["finite"].dtype == bool
+            assert np.all((run["dead_fraction"] >= 0) & (run["dead_fraction"] <= 1))
     # N(0, 0.01²) weights through 4 ReLU layers: logits ≈ 0, the loss sits at ln 10
     np.testing.assert_allclose(
         result["bad initialization"]["without BN"]["val_loss"], np.log(10), atol=0.02
@@ -265,3 +266,30 @@ def test_batch_statistics_noise_shrinks_with_the_batch():
     noise = batch_statistics_noise(x, [2, 8, 128], draws=300)
     assert set(noise) == {2, 8, 128}
     assert np.all(noise[2] > noise[8]) and np.all(noise[8] > noise[128])
+
+
+def test_figures():
+    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
+
+    from relu_course.plots.batch_norm import (
+        batch_noise,
+        bn_histograms,
+        moving_average_lag,
+        paired_differences,
+        seed_curves,
+        sweep,
+    )
+
+    rng = np.random.default_rng(7)
+    figures = [
+        seed_curves({"a": rng.uniform(size=(4, 3)), "b": rng.uniform(size=(4, 3))}, "t", 0.9),
+        paired_differences({"a − b": rng.normal(size=5)}, "t", margin=0.02),
+        sweep([1e-2, 1e-1], {"a": rng.uniform(size=(2, 5))}, "t", xlabel="scale"),
+        batch_noise({2: np.ones(3), 8: np.full(3, 0.5)}),
+        bn_histograms(rng.normal(size=(20, 2)), rng.normal(size=(20, 2))),
+        moving_average_lag(rng.normal(size=30)),
+    ]
+    for figure in figures:
+        assert isinstance(figure, Figure) and figure.axes
+        plt.close(figure)
