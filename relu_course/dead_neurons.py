@@ -5,8 +5,9 @@ reaches its weights, so plain gradient descent can never revive it. This module 
 
 * :func:`born_dead_probability` — Monte Carlo estimate of the probability that a freshly
   initialised one-input ReLU MLP (He-normal weights, zero biases) is a constant function on
-  [−1, 1] (Lu, Shin, Su & Karniadakis 2019), and :func:`single_input_dead_bound`, the exact
-  probability that such a net is dead at one fixed input, an upper bound;
+  [−1, 1] (Lu, Shin, Su & Karniadakis, Commun. Comput. Phys. 28(5), 2020), and
+  :func:`single_input_dead_bound`, the exact probability that such a net is dead at one
+  fixed input, an upper bound;
 * :class:`DeadFractionMonitor` — a Keras callback recording per-layer dead fractions at every
   epoch end (the reference for the learner's ``DeadUnitMonitor``).
 
