@@ -1,11 +1,16 @@
 """Benchmark table: notebook execution time, self-check latency, grading throughput.
 
     .venv/bin/python benchmarks/run.py [--notebooks 01_relu ...] [--repeats 5] [--no-grading]
+    .venv/bin/python benchmarks/run.py --update-readme     # all notebooks, then README tables
 
 Each solution notebook runs top to bottom in a fresh `relu-course` kernel (kernel start
 included), one after another, against the 60 s budget; then, in that same kernel, every
 self-check of the notebook is re-run ``--repeats`` times on the solution to time it.
-Not a test: it prints a table (and ``--markdown`` prints it as Markdown for the README).
+Not a test: it prints a table (``--markdown`` as Markdown). Every claim the notebooks record
+goes to ``benchmarks/claims.jsonl`` (the run's ledger); ``--update-readme`` rewrites the
+README's fact-check table (from that ledger, through ``relu_course.factcheck``) and its
+benchmark tables, between their markers. ``tests/test_readme.py`` keeps the README's
+fact-check table equal to what the committed ledger gives.
 """
 
 from __future__ import annotations
@@ -19,6 +24,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+CLAIMS = ROOT / "benchmarks" / "claims.jsonl"
+README = ROOT / "README.md"
+FACT_CHECK_MARKERS = ("<!-- BEGIN fact-check table", "<!-- END fact-check table -->")
+BENCHMARK_MARKERS = ("<!-- BEGIN benchmark tables", "<!-- END benchmark tables -->")
 BUDGET_S = 60.0
 CURRICULUM_BUDGET_S = 360.0
 
@@ -84,14 +93,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=5, help="timed runs per check")
     parser.add_argument("--no-grading", action="store_true", help="skip grading throughput")
     parser.add_argument("--markdown", action="store_true", help="print Markdown tables")
+    parser.add_argument(
+        "--update-readme",
+        action="store_true",
+        help="run every notebook, then rewrite the README's fact-check and benchmark tables",
+    )
     args = parser.parse_args(argv)
 
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+    from relu_course.runtime import KERNEL_ENV
+
+    for key, value in KERNEL_ENV.items():
+        os.environ.setdefault(key, value)
     os.environ.setdefault("MPLBACKEND", "Agg")
     from relu_course.course import assignments
 
+    if args.update_readme and args.notebooks:
+        parser.error("--update-readme runs every notebook: drop --notebooks")
     names = args.notebooks or assignments(ROOT)
+    claims_file = CLAIMS if not args.notebooks else CLAIMS.with_suffix(".partial.jsonl")
+    claims_file.unlink(missing_ok=True)
+    os.environ["RELU_COURSE_CLAIMS"] = str(claims_file)  # the kernels inherit it
     rows, check_rows, total = [], [], 0.0
     for name in names:
         elapsed, latency, errors = run_notebook(name, args.repeats)
@@ -152,7 +173,59 @@ def main(argv: list[str] | None = None) -> int:
             )
     for title, header, body in tables:
         print(_table(title, header, body, markdown=args.markdown))
+    print(f"claims of this run: {claims_file.relative_to(ROOT)}", file=sys.stderr)
+    if args.update_readme:
+        import platform
+
+        from relu_course.runtime import device_report
+
+        info = device_report()
+        stamp = (
+            f"Last run ({time.strftime('%Y-%m-%d')}, {os.cpu_count()}-core {platform.machine()} "
+            f"CPU, devices {info['devices']}, TensorFlow {info['tensorflow']} / Keras "
+            f"{info['keras']})"
+        )
+        text = README.read_text(encoding="utf-8")
+        text = replace_block(text, FACT_CHECK_MARKERS, fact_check_markdown(claims_file))
+        benchmark = (
+            stamp
+            + ":\n\n"
+            + "\n".join(
+                _table(title, header, body, markdown=True) for title, header, body in tables
+            )
+        )
+        text = replace_block(text, BENCHMARK_MARKERS, benchmark)
+        README.write_text(text, encoding="utf-8")
+        print("README.md: fact-check and benchmark tables rewritten", file=sys.stderr)
     return 0
+
+
+def fact_check_markdown(claims_file: Path) -> str:
+    """The README's fact-check table: relu_course.factcheck's verdicts on a run's ledger."""
+    from relu_course.factcheck import fact_check_table
+    from relu_course.ledger import recorded_claims
+
+    table = fact_check_table(recorded_claims(claims_file))
+    lines = ["| the article says | verdict at this scale | measured | where |", "|---|---|---|---|"]
+    for _, row in table.iterrows():
+        cells = [row["claim"], f"**{row['verdict']}**", row["numbers"], row["measured in"]]
+        lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def replace_block(text: str, markers: tuple[str, str], body: str) -> str:
+    """Replace what lies between the marker lines (kept) with ``body``."""
+    begin, end = markers
+    start = text.index(begin)
+    start = text.index("\n", start) + 1
+    stop = text.index(end, start)
+    return text[:start] + "\n" + body.rstrip("\n") + "\n\n" + text[stop:]
+
+
+def read_block(text: str, markers: tuple[str, str]) -> str:
+    begin, end = markers
+    start = text.index("\n", text.index(begin)) + 1
+    return text[start : text.index(end, start)].strip("\n") + "\n"
 
 
 def _table(title: str, header: tuple, body: list[tuple], markdown: bool) -> str:
