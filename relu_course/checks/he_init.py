@@ -545,7 +545,7 @@ def probes_propagate_rms(rng: np.random.Generator) -> list[Probe]:
     probes = []
     for scale, depth, width in ((np.sqrt(2.0), 6, 256), (1.0, 5, 128)):
         x = rng.normal(size=(64, int(rng.integers(20, 60))))
-        rule = Arg(f"scale:{scale!r}", "std_rule")
+        rule = Arg(f"scale:{float(scale)!r}", "std_rule")
 
         def init_std(n, scale=scale):
             return scale / np.sqrt(n)
