@@ -663,7 +663,9 @@ def grade(
     finished, and the interrupt propagates.
     """
     from relu_course.course import assignments as course_assignments
+    from relu_course.runtime import quiet_tensorflow
 
+    quiet_tensorflow()  # the verifier's references may load TensorFlow in this process
     settings = settings or Settings(timeout=timeout)
     notes = notes if notes is not None else []
     root, submitted = Path(root).resolve(), Path(submitted).resolve()
