@@ -8,7 +8,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from relu_course.checks import check_layer_gradient_norms, check_sigmoid_grad, check_tanh_grad
+from relu_course.checks import (
+    check_layer_error_norms,
+    check_layer_gradient_norms,
+    check_sigmoid_grad,
+    check_tanh_grad,
+)
 
 
 def _stub(*args):
@@ -196,3 +201,162 @@ def test_layer_gradient_norms_accepts(name):
 def test_layer_gradient_norms_rejects(name, rejected):
     candidate, fragment = NORMS_WRONG[name]
     rejected(check_layer_gradient_norms, candidate, fragment)
+
+
+# ---------------------------------------------------------------- layer_error_norms
+_ACTIVATION_CLASSES = (
+    keras.layers.Activation,
+    keras.layers.ReLU,
+    keras.layers.LeakyReLU,
+    keras.layers.ELU,
+    keras.layers.PReLU,
+)
+
+
+def _errors(
+    model,
+    x,
+    y,
+    *,
+    at="pre",
+    loss="mean",
+    reverse=False,
+    reduce="frobenius",
+    drop_output=False,
+    training=False,
+    logits="logits",
+):
+    """A learner's loop over the layers, with one switch per misconception."""
+    chain = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
+    watched = []
+    with tf.GradientTape() as tape:
+        h = tf.constant(x)
+        for layer in chain:
+            if isinstance(layer, keras.layers.Dense):
+                z = h @ layer.kernel + (0.0 if layer.bias is None else layer.bias)
+                h = layer.activation(z)
+                watched.append(z if at == "pre" else h)
+            else:
+                h = layer(h, training=training)
+                if at == "post" and isinstance(layer, _ACTIVATION_CLASSES):
+                    watched[-1] = h
+        if logits == "softmax":
+            h = tf.nn.softmax(h)
+        if logits == "probabilities":
+            value = keras.losses.sparse_categorical_crossentropy(y, h, from_logits=False)
+        else:
+            value = keras.losses.sparse_categorical_crossentropy(y, h, from_logits=True)
+        value = tf.reduce_sum(value) if loss == "sum" else tf.reduce_mean(value)
+    grads = tape.gradient(value, watched)
+    if reduce == "frobenius":
+        norms = [float(tf.norm(g)) for g in grads]
+    elif reduce == "squared":
+        norms = [float(tf.reduce_sum(g * g)) for g in grads]
+    elif reduce == "per_example":
+        norms = [float(tf.reduce_mean(tf.norm(g, axis=1))) for g in grads]
+    else:  # "bias": the batch-summed error
+        norms = [float(tf.norm(tf.reduce_sum(g, axis=0))) for g in grads]
+    if drop_output:
+        norms = norms[:-1]
+    return np.array(norms[::-1] if reverse else norms)
+
+
+def _errors_by_recording_activations(model, x, y):
+    """Correct too: let every Dense layer's own activation record its input z."""
+    dense = _dense(model)
+    saved = [layer.activation for layer in dense]
+    seen = []
+
+    def wrap(activation):
+        return lambda z: (seen.append(z), activation(z))[1]
+
+    try:
+        for layer in dense:
+            layer.activation = wrap(layer.activation)
+        with tf.GradientTape() as tape:
+            loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)(
+                y, model(x, training=False)
+            )
+        return np.array([np.linalg.norm(g) for g in tape.gradient(loss, seen)], np.float32)
+    finally:
+        for layer, activation in zip(dense, saved, strict=True):
+            layer.activation = activation
+
+
+def _errors_then_updates(model, x, y):
+    norms = _errors(model, x, y)
+    for layer in _dense(model):
+        layer.kernel.assign(layer.kernel * 0.5)
+    return norms
+
+
+ERRORS_CORRECT = {
+    "layer_loop": _errors,
+    "recording_activations": _errors_by_recording_activations,
+    "float32_result": lambda m, x, y: _errors(m, x, y).astype(np.float32),
+}
+
+ERRORS_WRONG = {
+    "activation_outputs": (lambda m, x, y: _errors(m, x, y, at="post"), "pre-activation"),
+    "output_side_first": (lambda m, x, y: _errors(m, x, y, reverse=True), "reversed"),
+    "summed_loss": (lambda m, x, y: _errors(m, x, y, loss="sum"), "mean"),
+    "softmax_twice": (lambda m, x, y: _errors(m, x, y, logits="softmax"), "softmax"),
+    "logits_as_probabilities": (
+        lambda m, x, y: _errors(m, x, y, logits="probabilities"),
+        "from_logits=true",
+    ),
+    "output_layer_missing": (
+        lambda m, x, y: _errors(m, x, y, drop_output=True),
+        "output layer is missing",
+    ),
+    "per_example_mean": (
+        lambda m, x, y: _errors(m, x, y, reduce="per_example"),
+        "per-example norms",
+    ),
+    "bias_gradients": (lambda m, x, y: _errors(m, x, y, reduce="bias"), "∂L/∂b"),
+    "squared_norms": (lambda m, x, y: _errors(m, x, y, reduce="squared"), "squared"),
+    "kernel_gradients": (lambda m, x, y: _norms(m, x, y), "‖∂L/∂W‖"),
+    "dropout_on": (lambda m, x, y: _errors(m, x, y, training=True), "inference mode"),
+    "list_output": (lambda m, x, y: list(_errors(m, x, y)), "not a numpy array"),
+    "changes_weights": (_errors_then_updates, "changed the model's weights"),
+    "stub": (_stub, "not implemented yet"),
+}
+
+
+@pytest.mark.parametrize("name", ERRORS_CORRECT)
+def test_layer_error_norms_accepts(name):
+    check_layer_error_norms(ERRORS_CORRECT[name])
+
+
+@pytest.mark.parametrize("name", ERRORS_WRONG)
+def test_layer_error_norms_rejects(name, rejected):
+    candidate, fragment = ERRORS_WRONG[name]
+    rejected(check_layer_error_norms, candidate, fragment)
+
+
+# Answer-cell sources the grader's probes must reject outside the learner's kernel
+# (tests/test_verify_probes.py): one named misconception per probed exercise.
+PROBE_MISCONCEPTIONS = {
+    # output side first
+    "layer_gradient_norms": "def layer_gradient_norms(model, x, y):\n"
+    "    kernels = [l.kernel for l in model.layers if isinstance(l, keras.layers.Dense)]\n"
+    "    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)\n"
+    "    with tf.GradientTape() as tape:\n"
+    "        loss = loss_fn(y, model(x, training=False))\n"
+    "    grads = tape.gradient(loss, kernels)\n"
+    "    return np.array([float(tf.norm(g)) for g in grads])[::-1]\n",
+    # the gradient at each Dense layer's *output* (after its own activation), not at z
+    "layer_error_norms": "def layer_error_norms(model, x, y):\n"
+    "    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)\n"
+    "    outputs = []\n"
+    "    with tf.GradientTape() as tape:\n"
+    "        h = tf.convert_to_tensor(x)\n"
+    "        for layer in model.layers:\n"
+    "            if isinstance(layer, keras.layers.InputLayer):\n"
+    "                continue\n"
+    "            h = layer(h, training=False)\n"
+    "            if isinstance(layer, keras.layers.Dense):\n"
+    "                outputs.append(h)\n"
+    "        loss = loss_fn(y, h)\n"
+    "    return np.array([float(tf.norm(g)) for g in tape.gradient(loss, outputs)])\n",
+}

@@ -1,4 +1,5 @@
-"""Checks for notebook 02 (vanishing gradients): sigmoid_grad, tanh_grad, layer_gradient_norms."""
+"""Checks for notebook 02 (vanishing gradients): sigmoid_grad, tanh_grad, layer_gradient_norms,
+layer_error_norms."""
 
 from __future__ import annotations
 
@@ -8,9 +9,14 @@ import warnings
 import numpy as np
 
 from relu_course.checks._framework import Check, describe
-from relu_course.checks._registry import Exercise, Probe
+from relu_course.checks._registry import Exercise, ModelSpec, Probe
 
-__all__ = ["check_layer_gradient_norms", "check_sigmoid_grad", "check_tanh_grad"]
+__all__ = [
+    "check_layer_error_norms",
+    "check_layer_gradient_norms",
+    "check_sigmoid_grad",
+    "check_tanh_grad",
+]
 
 
 @contextlib.contextmanager
@@ -261,6 +267,263 @@ def check_layer_gradient_norms(layer_gradient_norms) -> None:
     )
 
 
+# ---------------------------------------------------------------- layer_error_norms
+_ACTIVATION_LAYERS = ("Activation", "ReLU", "LeakyReLU", "ELU", "PReLU", "Softmax")
+
+
+def _error_variants(model, x, y) -> dict[str, np.ndarray]:
+    """The reference ‖∂L/∂z_l‖ (``"expected"``) and what common misconceptions compute
+    instead, all from forward passes like the reference's (a chain of layers, inference
+    mode). ``z_l`` is each Dense layer's pre-activation, before its own activation."""
+    import keras
+    import tensorflow as tf
+
+    from relu_course.probes import gradient_and_error_norms
+
+    x = tf.constant(x)
+    layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
+
+    def forward(logits_transform=None):
+        pre, after, kernels, biases = [], [], [], []
+        h = x
+        open_block = False  # a Dense layer's activation output not yet closed
+        for layer in layers:
+            if isinstance(layer, keras.layers.Dense):
+                z = tf.matmul(h, layer.kernel)
+                if layer.bias is not None:
+                    z = z + layer.bias
+                    biases.append(layer.bias)
+                else:
+                    biases.append(None)
+                pre.append(z)
+                kernels.append(layer.kernel)
+                h = layer.activation(z)
+                after.append(h)
+                open_block = True
+            else:
+                h = layer(h, training=False)
+                if open_block and type(layer).__name__ in _ACTIVATION_LAYERS:
+                    after[-1] = h  # ∂L/∂a is taken at the activation layer's output
+                else:
+                    open_block = False
+        return (h if logits_transform is None else logits_transform(h)), pre, after
+
+    def norms(values):
+        return np.array([float(tf.norm(v)) for v in values], dtype=np.float64)
+
+    sce = tf.nn.sparse_softmax_cross_entropy_with_logits
+    variants = {}
+    with tf.GradientTape(persistent=True) as tape:
+        logits, pre, after = forward()
+        mean_loss = tf.reduce_mean(sce(y, logits))
+        sum_loss = tf.reduce_sum(sce(y, logits))
+        probs_as_logits = tf.reduce_mean(sce(y, tf.nn.softmax(logits)))
+        clipped = tf.clip_by_value(logits, 1e-7, 1 - 1e-7)  # logits read as probabilities
+        as_probabilities = tf.reduce_mean(-tf.math.log(tf.gather(clipped, y, axis=1, batch_dims=1)))
+    errors = tape.gradient(mean_loss, pre)
+    variants["expected"] = norms(errors)
+    variants["activation outputs"] = norms(tape.gradient(mean_loss, after))
+    variants["summed loss"] = norms(tape.gradient(sum_loss, pre))
+    variants["softmax twice"] = norms(tape.gradient(probs_as_logits, pre))
+    variants["from_logits=False"] = norms(tape.gradient(as_probabilities, pre))
+    variants["per-example mean"] = np.array(
+        [float(tf.reduce_mean(tf.norm(e, axis=1))) for e in errors], dtype=np.float64
+    )
+    variants["bias gradients"] = norms([tf.reduce_sum(e, axis=0) for e in errors])
+    variants["squared"] = variants["expected"] ** 2
+    variants["reversed"] = variants["expected"][::-1]
+    variants["kernel gradients"] = gradient_and_error_norms(model, x, y)[0]
+    del tape
+    return variants
+
+
+_ERROR_HINTS = {
+    "reversed": "the order is reversed: list the Dense layers input side first",
+    "activation outputs": (
+        "these are norms of ∂L/∂a, the gradient at each activation's *output*; the "
+        "back-propagated error is ∂L/∂z at the *pre-activation* z = a_prev·W + b, before "
+        "the activation (it differs from ∂L/∂a by the factor f'(z)); for a Dense layer "
+        "with its own activation, compute z from its kernel and bias yourself"
+    ),
+    "summed loss": (
+        "the values are batch-size times too large: the loss is summed over examples; "
+        "use the mean (the default reduction of SparseCategoricalCrossentropy)"
+    ),
+    "softmax twice": (
+        "a softmax is applied to outputs that the loss treats as logits: the model outputs "
+        "logits, and from_logits=True already applies the softmax"
+    ),
+    "from_logits=False": (
+        "the loss reads the model's outputs as probabilities: the model outputs logits, "
+        "so use from_logits=True and no softmax"
+    ),
+    "per-example mean": (
+        "this averages the per-example norms; take one L2 norm over the whole "
+        "(batch, units) error matrix of each layer"
+    ),
+    "bias gradients": (
+        "these are norms of ∂L/∂b, the error summed over the batch; take the norm of the "
+        "error itself, one row per example (shape (batch, units))"
+    ),
+    "squared": "these are squared norms; the L2 norm is the square root of the sum of squares",
+    "kernel gradients": (
+        "these are the weight-gradient norms ‖∂L/∂W‖ (layer_gradient_norms); the error is "
+        "the gradient with respect to the pre-activation z, not the kernel"
+    ),
+}
+
+
+def _error_models(rng: np.random.Generator):
+    """Random chains: build_mlp MLPs (separate activation layers), a Sequential with Dense
+    layers that carry their own activation plus Dropout and LayerNormalization, and a
+    functional chain as the grader builds (fused activations, random biases)."""
+    import keras
+
+    from relu_course.models import build_mlp
+
+    def init():
+        return keras.initializers.GlorotUniform(seed=int(rng.integers(2**31)))
+
+    def biases():
+        return keras.initializers.RandomNormal(stddev=0.3, seed=int(rng.integers(2**31)))
+
+    out = []
+    for activation in ("relu", "tanh"):
+        depth, width = int(rng.integers(2, 5)), int(rng.integers(5, 17))
+        dim, classes = int(rng.integers(3, 9)), int(rng.integers(3, 7))
+        model = build_mlp(
+            depth, width, activation, input_dim=dim, num_classes=classes, kernel_initializer=init
+        )
+        for layer in model.layers:
+            if isinstance(layer, keras.layers.Dense):
+                layer.bias.assign(rng.normal(scale=0.3, size=layer.bias.shape).astype("float32"))
+        out.append(
+            (
+                model,
+                f"a {depth}-hidden-layer {activation} MLP from build_mlp (width {width})",
+                dim,
+                classes,
+            )
+        )
+    dim, classes = int(rng.integers(3, 9)), int(rng.integers(3, 7))
+    model = keras.Sequential(
+        [
+            keras.Input((dim,)),
+            keras.layers.Dense(11, "relu", kernel_initializer=init(), bias_initializer=biases()),
+            keras.layers.Dropout(0.5),
+            keras.layers.Dense(9, "sigmoid", kernel_initializer=init(), bias_initializer=biases()),
+            keras.layers.LayerNormalization(),
+            keras.layers.Dense(classes, kernel_initializer=init(), bias_initializer=biases()),
+        ]
+    )
+    out.append(
+        (
+            model,
+            "a Sequential: Dense(relu) → Dropout → Dense(sigmoid) → LayerNormalization → "
+            "Dense (activations inside the Dense layers)",
+            dim,
+            classes,
+        )
+    )
+    dim, classes = int(rng.integers(3, 9)), int(rng.integers(3, 7))
+    inputs = keras.Input((dim,))
+    h = keras.layers.Dense(10, "tanh", kernel_initializer=init(), bias_initializer=biases())(inputs)
+    h = keras.layers.Dense(7, "elu", kernel_initializer=init(), bias_initializer=biases())(h)
+    outputs = keras.layers.Dense(classes, kernel_initializer=init(), bias_initializer=biases())(h)
+    out.append(
+        (
+            keras.Model(inputs, outputs),
+            "a functional chain Dense(tanh) → Dense(elu) → Dense",
+            dim,
+            classes,
+        )
+    )
+    return out
+
+
+def _error_hint(got: np.ndarray, variants: dict[str, np.ndarray]) -> str:
+    expected = variants["expected"]
+
+    def close(a, b):
+        return a.shape == b.shape and np.allclose(a, b, rtol=1e-3, atol=1e-9)
+
+    if len(got) == len(expected) - 1 and close(got, expected[:-1]):
+        return (
+            "the output layer is missing: the logits layer is a Dense layer too, and its "
+            "error ∂L/∂logits is where back-propagation starts"
+        )
+    if len(got) != len(expected):
+        return (
+            "one norm per Dense layer (hidden layers and the logits layer), not one per "
+            "layer of every kind or per variable"
+        )
+    matches = [
+        name
+        for name, value in variants.items()
+        if name != "expected" and close(got, value) and not close(value, expected)
+    ]
+    if matches:
+        return " — or — ".join(_ERROR_HINTS[name] for name in matches)
+    return (
+        "differentiate the mean SparseCategoricalCrossentropy(from_logits=True) of the "
+        "logits with respect to each Dense layer's pre-activation z (computed inside the "
+        "tape, inference mode), then take each error matrix's L2 norm"
+    )
+
+
+def check_layer_error_norms(layer_error_norms) -> None:
+    """‖∂(mean sparse CE from logits)/∂z‖ at each Dense pre-activation, input side first,
+    against tf.GradientTape on the pre-activations, with named misconceptions."""
+    check = Check("layer_error_norms", layer_error_norms)
+    for _ in check.devices():
+        for model, about, dim, classes in _error_models(check.rng):
+            batch = int(check.rng.integers(6, 40))
+            x = check.rng.normal(size=(batch, dim)).astype(np.float32)
+            y = check.rng.integers(0, classes, size=batch).astype(np.int32)
+            on = f"{about}, {dim} inputs, {classes} classes, x of shape {x.shape}"
+            variants = _error_variants(model, x, y)
+            expected = variants["expected"]
+            got = check.call(model, x, y, on=on)  # also fails if the weights change
+            if isinstance(got, list | tuple):
+                check.fail(
+                    f"layer_error_norms returned a {type(got).__name__}, not a NumPy array",
+                    on=on,
+                    got=got,
+                    hint="wrap the result: np.array([...])",
+                )
+            got = check.expect_array(got, on)
+            if not np.issubdtype(got.dtype, np.floating):
+                check.fail(
+                    f"layer_error_norms returned dtype {got.dtype}, expected floats",
+                    on=on,
+                    got=got,
+                    hint="norms are real numbers: float(tf.norm(e))",
+                )
+            if got.ndim != 1:
+                check.fail(
+                    f"layer_error_norms returned shape {got.shape}, expected "
+                    f"({len(expected)},): one number per Dense layer",
+                    on=on,
+                    got=got,
+                    hint="return one norm per Dense layer, not the errors themselves",
+                )
+            hint = _error_hint(got, variants)
+            if got.shape != expected.shape:
+                check.fail(
+                    f"layer_error_norms returned {len(got)} norms for a model with "
+                    f"{len(expected)} Dense layers",
+                    on=on,
+                    expected=expected,
+                    got=got,
+                    hint=hint,
+                )
+            check.expect_close(got, expected, on, rtol=1e-4, atol=1e-9, hint=hint)
+    check.passed(
+        "matches tf.GradientTape on the pre-activations of 4 random chains (build_mlp "
+        "ReLU and tanh, Dense layers with their own activations, Dropout, LayerNormalization)"
+    )
+
+
 # ------------------------------------------------------------------ grading probes
 def _elementwise_probes(reference):
     def probes(rng: np.random.Generator) -> list[Probe]:
@@ -288,10 +551,70 @@ def probes_tanh_grad(rng: np.random.Generator) -> list[Probe]:
     return _elementwise_probes(tanh_grad)(rng)
 
 
+def _grader_models(rng: np.random.Generator) -> list[tuple[ModelSpec, np.ndarray, np.ndarray]]:
+    """Two small chains as the grader builds them (Dense layers with their own activation,
+    random weights and biases) with inputs and labels."""
+    out = []
+    for hidden in (((9, "relu"), (7, "tanh")), ((8, "sigmoid"), (8, "relu"), (6, "elu"))):
+        dim, classes, batch = int(rng.integers(3, 8)), int(rng.integers(3, 6)), 17
+        layers = (*hidden, (classes, "linear"))
+        sizes = [dim] + [units for units, _ in layers]
+        weights = []
+        for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=True):
+            weights.append(rng.normal(scale=np.sqrt(2 / fan_in), size=(fan_in, fan_out)))
+            weights.append(rng.normal(scale=0.2, size=fan_out))
+        spec = ModelSpec(dim, layers, tuple(np.asarray(w, np.float32) for w in weights))
+        x = rng.normal(size=(batch, dim)).astype(np.float32)
+        y = rng.integers(0, classes, size=batch).astype(np.int32)
+        out.append((spec, x, y))
+    return out
+
+
+def probes_layer_gradient_norms(rng: np.random.Generator) -> list[Probe]:
+    from relu_course.probes import gradient_norms
+
+    return [
+        Probe(
+            args=(spec, x, y),
+            expected=gradient_norms(spec.build(), x, y),
+            rtol=1e-4,
+            atol=1e-8,
+            same_dtype=False,
+        )
+        for spec, x, y in _grader_models(rng)
+    ]
+
+
+def probes_layer_error_norms(rng: np.random.Generator) -> list[Probe]:
+    from relu_course.probes import error_norms
+
+    return [
+        Probe(
+            args=(spec, x, y),
+            expected=error_norms(spec.build(), x, y),
+            rtol=1e-4,
+            atol=1e-9,
+            same_dtype=False,
+        )
+        for spec, x, y in _grader_models(rng)
+    ]
+
+
 EXERCISES = [
     Exercise(
         "sigmoid_grad", notebook="02_vanishing_gradients", points=2, probes=probes_sigmoid_grad
     ),
     Exercise("tanh_grad", notebook="02_vanishing_gradients", points=2, probes=probes_tanh_grad),
-    Exercise("layer_gradient_norms", notebook="02_vanishing_gradients", points=3, probes=None),
+    Exercise(
+        "layer_gradient_norms",
+        notebook="02_vanishing_gradients",
+        points=3,
+        probes=probes_layer_gradient_norms,
+    ),
+    Exercise(
+        "layer_error_norms",
+        notebook="02_vanishing_gradients",
+        points=3,
+        probes=probes_layer_error_norms,
+    ),
 ]
