@@ -6,6 +6,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import FixedLocator, NullFormatter, ScalarFormatter
 
 __all__ = [
     "chain_bound_figure",
@@ -93,10 +94,11 @@ def steps_to_target_figure(result: dict) -> Figure:
     ax.plot(
         depths,
         [result["budget"][d] + 1 for d in result["depths"]],
-        color="0.5",
+        color="black",
         ls="--",
         lw=1,
-        label="budget + 1 (never reached)",
+        zorder=5,
+        label="budget + 1 (not reached: a lower bound)",
     )
     ax.set(
         xlabel="hidden layers",
@@ -105,6 +107,9 @@ def steps_to_target_figure(result: dict) -> Figure:
         xticks=depths,
         title=f"epochs to {result['target']:.0%} validation accuracy",
     )
+    ax.yaxis.set_major_locator(FixedLocator([1, 2, 3, 5, 10, 20, 50, 100]))
+    ax.yaxis.set_major_formatter(ScalarFormatter())
+    ax.yaxis.set_minor_formatter(NullFormatter())
     ax.legend(fontsize=8)
     return fig
 
