@@ -73,9 +73,11 @@ c.OverwriteCells.add_missing_cells = True
 c.Autograde.create_student = True
 
 # --- Feedback --------------------------------------------------------------------------------
-# The autograded notebook holds the hidden tests again; strip them before rendering HTML.
+# The autograded notebook holds the hidden tests again; strip them from the test cells before
+# rendering HTML (a student's own cell that mentions the delimiters is left alone: it must
+# not stop their feedback). Outputs were already scrubbed of hidden-test lines.
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
-    "nbgrader.preprocessors.ClearHiddenTests",
+    "relu_course.grading.preprocessors.ClearHiddenTestsInTests",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]

@@ -326,3 +326,18 @@ def test_hang_costs_one_cell_and_death_keeps_what_ran(tmp_path):
     assert outputs[3][-1]["ename"] == DIED and "kernel died in cell 4" in outputs[3][-1]["evalue"]
     assert outputs[4][0]["ename"] == NOT_RUN and "kernel died in cell 4" in outputs[4][0]["evalue"]
     assert report.timed_out == [1] and report.died_in == 3
+
+
+def test_feedback_clears_hidden_tests_only_in_test_cells():
+    from relu_course.grading.preprocessors import ClearHiddenTestsInTests
+
+    release = _release()
+    source = nbformat.read(REPO / "solutions" / "00_welcome" / "00_welcome.ipynb", as_version=4)
+    nb = copy.deepcopy(source)
+    answer = nb.cells[_index(nb, "add_one")]
+    answer.source = "# my notes: the BEGIN HIDDEN TESTS part is secret\n" + answer.source
+    cleared, _ = ClearHiddenTestsInTests().preprocess(nb, {})
+    test = cleared.cells[_index(cleared, "test_add_one")].source
+    assert "HIDDEN" not in test and not hidden_test_lines(cleared) & hidden_test_lines(source)
+    assert "BEGIN HIDDEN TESTS part is secret" in cleared.cells[_index(cleared, "add_one")].source
+    assert test.strip() == release.cells[_index(release, "test_add_one")].source.strip()

@@ -6,6 +6,8 @@
   the cells that ran; hidden-test source is scrubbed from outputs). It runs in nbgrader's
   own process, outside the sandbox: only the kernel sees student code.
 * :class:`LimitOutputSize` bounds every output of every MIME type.
+* :class:`ClearHiddenTestsInTests` removes hidden tests from feedback without letting a
+  student's own cell (text that mentions ``BEGIN HIDDEN TESTS``) break their feedback.
 """
 
 from __future__ import annotations
@@ -15,10 +17,26 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from nbgrader.preprocessors import NbGraderPreprocessor
+from nbgrader import utils
+from nbgrader.preprocessors import ClearHiddenTests, NbGraderPreprocessor
 from traitlets import Bool, Float, Integer, Unicode
 
-__all__ = ["LimitOutputSize", "SandboxedExecute"]
+__all__ = ["ClearHiddenTestsInTests", "LimitOutputSize", "SandboxedExecute"]
+
+
+class ClearHiddenTestsInTests(ClearHiddenTests):
+    """nbgrader's ``ClearHiddenTests`` on locked grade cells only.
+
+    Hidden tests live only in test cells, whose source nbgrader restores from the gradebook.
+    Applied to every cell, as nbgrader does, a student's answer that merely contains the
+    words "BEGIN HIDDEN TESTS" stops their feedback page from being generated ("No end
+    hidden tests statement found"); their own cells are left as they wrote them.
+    """
+
+    def preprocess_cell(self, cell, resources, cell_index):
+        if not (utils.is_grade(cell) and utils.is_locked(cell)):
+            return cell, resources
+        return super().preprocess_cell(cell, resources, cell_index)
 
 
 class SandboxedExecute(NbGraderPreprocessor):
