@@ -206,3 +206,11 @@ def test_differs_beyond_noise_accepts(name):
 def test_differs_beyond_noise_rejects(name, rejected):
     candidate, fragment = NOISE_WRONG[name]
     rejected(check_differs_beyond_noise, candidate, fragment)
+
+
+# Wrong answer cells the grader's probes must reject outside the learner's kernel
+# (tests/test_verify_probes.py): an unpaired test misses the paired shifts.
+PROBE_MISCONCEPTIONS = {
+    "differs_beyond_noise": "def differs_beyond_noise(a, b, alpha=0.05):\n"
+    "    return bool(stats.ttest_ind(a, b, equal_var=False).pvalue < alpha)\n",
+}
