@@ -48,6 +48,14 @@ class Claim:
         """Shown once: :func:`claim` already printed the line, so a claim left as the last
         expression of a cell displays nothing more."""
 
+    def value_in_range(self) -> bool:
+        low, high = self.expect
+        return (
+            math.isfinite(self.value)
+            and (low is None or self.value >= low)
+            and (high is None or self.value <= high)
+        )
+
     def line(self) -> str:
         low, high = self.expect
         if low is not None and high is not None:
@@ -57,6 +65,8 @@ class Claim:
         else:
             wanted = f"≤ {high:.4g}"
         mark = "✓ holds" if self.holds else "✗ does NOT hold"
+        if not self.holds and self.ci is not None and self.value_in_range():
+            mark += " (its 95% interval leaves the expected range)"
         about = f" — {self.description}" if self.description else ""
         spread = ""
         if self.ci is not None:
@@ -86,7 +96,8 @@ def claim(
     ``expect`` is an inclusive ``(low, high)`` range; ``None`` leaves that side open. A
     non-finite value never holds. A claim drawn from several runs passes ``seeds`` (the
     number of seeds, or of repeats for a timing) and ``ci``, the 95% interval ``(low,
-    high)`` around ``value`` (see :mod:`relu_course.stats`).
+    high)`` around ``value`` (see :mod:`relu_course.stats`); it then holds only when the
+    whole interval lies in ``expect`` as well.
     """
     if not isinstance(expect, tuple | list) or len(expect) != 2:
         raise ValueError("expect must be a (low, high) pair; use None for an open side")
@@ -104,9 +115,14 @@ def claim(
         ci = (float(ci[0]), float(ci[1]))
         if not ci[0] <= ci[1]:
             raise ValueError(f"ci must have low <= high, got {ci}")
-    holds = (
-        math.isfinite(value) and (low is None or value >= low) and (high is None or value <= high)
-    )
+
+    def inside(v: float) -> bool:
+        return math.isfinite(v) and (low is None or v >= low) and (high is None or v <= high)
+
+    # With an interval, the interval decides: a claim from several seeds holds only when its
+    # whole 95% interval lies in the expected range (a mean past a threshold whose interval
+    # crosses it is not evidence; a "no difference" holds only inside its margin).
+    holds = inside(value) and (ci is None or (inside(ci[0]) and inside(ci[1])))
     record = Claim(
         id=id,
         value=value,

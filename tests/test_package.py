@@ -368,6 +368,15 @@ def test_claim_records_seeds_and_interval(tmp_path, monkeypatch, capsys):
             ledger.claim("bad", 1.0, expect=(0, 2), source="s", **bad)
 
 
+def test_an_interval_must_lie_in_the_expected_range(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("RELU_COURSE_CLAIMS", str(tmp_path / "c.jsonl"))
+    crossing = ledger.claim("x", 0.82, expect=(0.7, None), source="s", seeds=5, ci=(0.64, 1.0))
+    assert not crossing.holds and "interval leaves" in capsys.readouterr().out
+    assert ledger.claim("y", 0.82, expect=(0.7, None), source="s", seeds=5, ci=(0.75, 0.9)).holds
+    margin = ledger.claim("z", 0.001, expect=(-0.01, 0.01), source="s", seeds=5, ci=(-0.02, 0.02))
+    assert not margin.holds  # "no difference" needs the interval inside the margin
+
+
 def test_recorded_claims_keeps_the_latest_per_id(tmp_path, monkeypatch):
     monkeypatch.delenv("RELU_COURSE_CLAIMS", raising=False)
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
