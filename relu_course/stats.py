@@ -118,7 +118,8 @@ def holm(pvalues, alpha: float = 0.05) -> list[bool]:
     """Holm–Bonferroni step-down: which of the hypotheses are rejected at family-wise
     level ``alpha`` (in the order given)."""
     p = [float(v) for v in pvalues]
-    order = sorted(range(len(p)), key=lambda i: p[i])
+    # NaN p-values (e.g. a zero-variance difference) go last, so they never block the rest
+    order = sorted(range(len(p)), key=lambda i: (math.isnan(p[i]), p[i]))
     rejected = [False] * len(p)
     m = len(p)
     for rank, i in enumerate(order):

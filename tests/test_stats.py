@@ -88,6 +88,19 @@ def test_holm_step_down():
     assert holm([0.001, 0.03, 0.03, 0.011], alpha=0.05) == [True, False, False, True]
 
 
+def test_holm_nan_pvalues_go_last_and_block_nothing():
+    # a NaN p-value (zero-variance difference) is never rejected, wherever it sits, and it
+    # must not stop the smaller p-values before it in the step-down from being rejected
+    nan = float("nan")
+    assert holm([nan, 0.001, 0.01]) == [False, True, True]
+    assert holm([0.001, nan, 0.01]) == [True, False, True]
+    assert holm([0.01, 0.001, nan]) == [True, True, False]
+    assert holm([nan, nan]) == [False, False]
+    # the thresholds still count the NaN hypotheses: 0.02 > 0.05 / 2 is not rejected
+    assert holm([nan, 0.001, 0.02]) == [False, True, True]
+    assert holm([nan, 0.001, 0.03]) == [False, True, False]
+
+
 def test_sign_flip_floor_is_two_over_two_to_the_n():
     assert sign_flip_pvalue(np.ones(5)) == pytest.approx(2 / 2**5)
     assert sign_flip_pvalue(np.ones(10)) == pytest.approx(2 / 2**10)
