@@ -8,7 +8,7 @@ import numbers
 import numpy as np
 
 from relu_course.checks._framework import Check, describe
-from relu_course.checks._registry import ARG_KINDS, Arg, Exercise, Probe
+from relu_course.checks._registry import Arg, Exercise, Probe
 
 __all__ = [
     "check_HeNormalInit",
@@ -540,12 +540,13 @@ def _rms_judge(init_std, depth: int, width: int, x: np.ndarray):
 
 
 def probes_propagate_rms(rng: np.random.Generator) -> list[Probe]:
-    """Needs a way to pass a fan_in → std rule to the learner's function: the probe wire's
-    ``std_rule`` argument kind (``"scale:c"`` decodes to ``lambda n: c / math.sqrt(n)``)."""
+    """The std rule travels as a grader function (``relu_course.checks._probe_functions``:
+    ``he_std`` = √2/√fan_in, ``glorot_std`` = 1/√fan_in), bound before learner code runs."""
     probes = []
+    rules = {np.sqrt(2.0): "he_std", 1.0: "glorot_std"}
     for scale, depth, width in ((np.sqrt(2.0), 6, 256), (1.0, 5, 128)):
         x = rng.normal(size=(64, int(rng.integers(20, 60))))
-        rule = Arg(f"scale:{float(scale)!r}", "std_rule")
+        rule = Arg(f"relu_course.checks._probe_functions:{rules[scale]}", "function")
 
         def init_std(n, scale=scale):
             return scale / np.sqrt(n)
@@ -575,8 +576,7 @@ EXERCISES = [
         "propagate_rms",
         notebook="05_he_init",
         points=3,
-        # the probes pass a std rule, which the probe wire must be able to carry
-        probes=probes_propagate_rms if "std_rule" in ARG_KINDS else None,
+        probes=probes_propagate_rms,
     ),
     Exercise("HeNormalInit", notebook="05_he_init", points=3, probes=probes_HeNormalInit),
     Exercise(
