@@ -18,6 +18,7 @@ Records are dicts as :func:`relu_course.ledger.recorded_claims` returns them (``
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -504,16 +505,31 @@ def _default_claims() -> dict[str, dict]:
     return recorded_claims()
 
 
-def fact_check_table(claims: Records | None = None, *, notebook: str | None = None) -> pd.DataFrame:
+def _as_record(record) -> dict:
+    """A ledger record as a dict (a :class:`relu_course.ledger.Claim` or a dict)."""
+    if dataclasses.is_dataclass(record) and not isinstance(record, type):
+        record = dataclasses.asdict(record)
+    return dict(record)
+
+
+def fact_check_table(
+    claims: Records | None = None, *, notebook: str | None = None, extra=()
+) -> pd.DataFrame:
     """The fact-check of the seed article as a DataFrame, one row per claim: ``claim``
     (short quote), ``verdict`` (one of :data:`VERDICTS`), ``numbers`` (from the records),
     ``measured in`` (notebooks), indexed by the row key.
 
     ``claims``: id → record (default: :func:`relu_course.ledger.recorded_claims`, the
-    latest record of every id on this machine). ``notebook`` ("04" or "04_dead_neurons"):
-    only the rows that notebook measures.
+    latest record of every id on this machine). ``extra``: records of this run (the
+    ``Claim`` objects :func:`relu_course.ledger.claim` returned, or dicts with an ``id``),
+    laid over ``claims``, so a notebook's table uses its own measurements even where the
+    ledger file could not be written. ``notebook`` ("04" or "04_dead_neurons"): only the
+    rows that notebook measures.
     """
-    claims = _default_claims() if claims is None else claims
+    claims = dict(_default_claims() if claims is None else claims)
+    for record in extra:
+        record = _as_record(record)
+        claims[record["id"]] = record
     wanted = None if notebook is None else str(notebook)[:2]
     rows = {}
     for row in FACT_CHECKS:

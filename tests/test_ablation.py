@@ -17,11 +17,12 @@ from relu_course.data import Split
 from relu_course.ensemble import evaluate
 from relu_course.experiments.ablation import (
     NetSpec,
-    activation_step_share,
+    activation_step_times,
     activation_time_per_element,
     overfitting_demo,
     run_ablation,
     silencing_curves,
+    step_share,
 )
 
 
@@ -123,11 +124,21 @@ def test_activation_timings_shapes():
     )
     assert set(per_element) == {"relu", "gelu"}
     assert per_element["relu"].shape == (2,) and np.all(per_element["gelu"] > 0)
-    share = activation_step_share(
-        {"relu": "relu", "prelu": "prelu"}, width=16, batch_size=16, repeats=2, number=2
+    times = activation_step_times(
+        {"relu": "relu", "prelu": "prelu"}, width=16, batch_size=16, repeats=3, number=2
     )
-    assert set(share) == {"relu", "prelu"} and share["relu"].shape == (2,)
-    assert np.all(share["prelu"] < 1) and np.all(np.isfinite(share["prelu"]))
+    assert set(times) == {"identity", "relu", "prelu"} and times["relu"].shape == (3,)
+    share = step_share(times, "prelu")
+    ratio = stats.ratio_interval(times["prelu"], times["identity"])
+    assert share.mean == pytest.approx(1 - 1 / ratio.mean)
+    assert share.low <= share.mean <= share.high < 1
+
+
+def test_step_share_of_a_known_cost():
+    """A step that costs twice the identity's: the activation is half of it."""
+    times = {"identity": np.array([1.0, 1.1, 0.9]), "slow": np.array([2.0, 2.2, 1.8])}
+    share = step_share(times, "slow")
+    assert share.mean == pytest.approx(0.5) and share.n == 3
 
 
 def test_summarize_trials_reference():
@@ -199,3 +210,20 @@ def test_paired_comparisons_align_seeds_and_apply_holm():
     assert bool(table.loc["far", "Holm rejects"]) and not bool(table.loc["same", "Holm rejects"])
     assert table["Holm rejects"].to_list() == stats.holm(table["paired t p"].to_list())
     assert isinstance(table, pd.DataFrame) and "test (uncorrected)" in table
+
+
+def test_cpu_clock_ignores_time_the_process_does_not_compute():
+    """A call that only waits (as when other programs hold the cores) costs wall time but
+    no CPU time: the default clock measures the work, not the machine's load."""
+    import time
+
+    from relu_course.experiments.ablation import _interleaved_times
+
+    def wait():
+        time.sleep(0.01)
+
+    cpu = _interleaved_times({"wait": wait}, repeats=1, number=2, rounds=1)
+    wall = _interleaved_times({"wait": wait}, repeats=1, number=2, rounds=1, clock="wall")
+    assert wall["wait"][0] >= 0.009 and cpu["wait"][0] < 0.005
+    with pytest.raises(ValueError, match="clock"):
+        _interleaved_times({"wait": wait}, repeats=1, number=1, clock="sundial")

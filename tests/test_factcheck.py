@@ -180,3 +180,23 @@ def test_default_reads_the_ledger(tmp_path, monkeypatch):
     path.write_text("\n".join(json.dumps(r) for r in records) + "\n")
     monkeypatch.setenv("RELU_COURSE_CLAIMS", str(path))
     assert fact_check_table().loc["relu_not_shield", "verdict"] == "does not hold at this scale"
+
+
+def test_extra_claim_objects_override_the_ledger():
+    from relu_course.ledger import Claim
+
+    ledger = _ledger()
+    fresh = Claim(
+        id="silenced50_relu_minus_tanh_accuracy_drop",
+        value=-0.1,
+        expect=(0.0, None),
+        holds=False,
+        source="test",
+        notebook="07_capstone",
+        seeds=10,
+        ci=(-0.12, -0.08),
+    )
+    table = fact_check_table(ledger, extra=[fresh])
+    assert table.loc["coadaptation_robust", "verdict"] == "holds"
+    assert fact_check_table(ledger).loc["coadaptation_robust", "verdict"] != "holds"
+    assert ledger["silenced50_relu_minus_tanh_accuracy_drop"]["value"] == 0.18  # not mutated

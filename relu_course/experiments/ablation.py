@@ -296,12 +296,20 @@ def overfitting_demo(
     return out
 
 
-def _interleaved_times(functions: dict, *, repeats: int, number: int, rounds: int = 2):
+def _interleaved_times(
+    functions: dict, *, repeats: int, number: int, rounds: int = 3, clock: str = "cpu"
+):
     """Seconds per call of each function: per repeat, ``rounds`` rounds in which every
     function runs ``number`` calls in turn (the order rotating from round to round), and
     the best round kept. Interleaving makes a slow phase of a shared machine hit all of
-    them alike; the minimum discards rounds disturbed by other work. Returns label ->
-    array (repeats,)."""
+    them alike; the minimum discards rounds disturbed by other work.
+
+    ``clock="cpu"``: CPU time of this process (all its threads), which does not count the
+    time other programs hold the cores, so timings on a busy machine stay comparable;
+    ``"wall"``: elapsed time. Returns label -> array (repeats,)."""
+    if clock not in ("cpu", "wall"):
+        raise ValueError("clock must be 'cpu' or 'wall'")
+    now = time.process_time if clock == "cpu" else time.perf_counter
     labels = list(functions)
     logger = tf.get_logger()
     level = logger.level
@@ -318,10 +326,10 @@ def _interleaved_times(functions: dict, *, repeats: int, number: int, rounds: in
             shift = round_ % len(labels)
             for label in labels[shift:] + labels[:shift]:
                 fn = functions[label]
-                start = time.perf_counter()
+                start = now()
                 for _ in range(number):
                     fn()
-                best[label] = min(best[label], (time.perf_counter() - start) / number)
+                best[label] = min(best[label], (now() - start) / number)
         for label in labels:
             times[label].append(best[label])
     return {label: np.array(values) for label, values in times.items()}
@@ -331,10 +339,10 @@ def activation_time_per_element(
     activations: dict[str, str] | None = None,
     *,
     elements: int = 1 << 18,
-    repeats: int = 5,
+    repeats: int = 7,
     number: int = 5,
 ) -> dict[str, np.ndarray]:
-    """Nanoseconds per element for forward + backward of each activation under
+    """CPU nanoseconds per element for forward + backward of each activation under
     ``tf.function`` on a float32 tensor of ``elements`` values (compiled once; the call
     overhead is spread over a quarter million elements). All activations are timed
     interleaved (see ``_interleaved_times``); returns label -> array (repeats,). Compare
@@ -392,10 +400,10 @@ def activation_step_times(
     batch_size: int = 128,
     input_dim: int = 64,
     classes: int = 10,
-    repeats: int = 5,
+    repeats: int = 7,
     number: int = 5,
 ) -> dict[str, np.ndarray]:
-    """Seconds per training step (forward, backward and Adam update, compiled with
+    """CPU seconds per training step (forward, backward and Adam update, compiled with
     ``tf.function``) of a ``depth`` × ``width`` MLP on a batch of ``batch_size``, for each
     activation and for ``"identity"``: the same step with the activation replaced by the
     identity, i.e. what the step would cost if the activation were free. Timed
