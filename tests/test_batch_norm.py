@@ -28,8 +28,10 @@ from relu_course.experiments.batch_norm import (
     ensemble_to_keras,
     fold_bn_model,
     folding_demo,
+    initial_outputs,
     placement_run,
     training_mode_accuracy,
+    unit_zero_fractions,
     weight_scale_sweep,
 )
 from relu_course.models import build_mlp
@@ -215,6 +217,50 @@ def test_placement_run_momentum_changes_only_the_moving_statistics(small):
     for run in result.values():
         if isinstance(run, dict):
             assert np.all((run["sparsity"] >= 0) & (run["sparsity"] <= 1))
+            units = run["unit_zero_fractions"]
+            assert units.shape == (3 * 100, 2)
+            # the net-wide zero fraction is the mean over units (equal-sized layers)
+            np.testing.assert_allclose(units.mean(axis=0), run["sparsity"], atol=1e-6)
+            np.testing.assert_allclose(
+                run["distance_from_half"], np.mean(np.abs(units - 0.5), axis=0)
+            )
+
+
+def test_unit_zero_fractions_per_unit(small):
+    ensemble = MLPEnsemble(
+        [NetSpec("relu", 0), NetSpec("relu", 1)], depth=2, width=8, input_dim=small.num_features
+    )
+    # unit 0 of layer 1 always off, unit 1 always on (large positive bias), in network 0
+    kernel = np.asarray(ensemble.kernels[0]).copy()
+    kernel[0, :, 0], kernel[0, :, 1] = -1.0, 0.0
+    ensemble.kernels[0].assign(kernel)
+    bias = np.zeros((2, 1, 8), np.float32)
+    bias[0, 0, 1] = 5.0
+    ensemble.biases[0].assign(bias)
+    x = np.abs(small.x_val) + 0.1  # every input positive
+    fractions = unit_zero_fractions(ensemble, x)
+    assert fractions.shape == (2, 16)
+    _, hidden = ensemble.forward(x, return_hidden=True)
+    expected = np.mean(np.asarray(hidden[1][1])[1] == 0, axis=0)
+    np.testing.assert_allclose(fractions[1, 8:], expected)
+    # positive inputs through a negative kernel column: off on every example
+    assert fractions[0, 0] == 1.0 and fractions[0, 1] == 0.0
+
+
+def test_initial_outputs_uses_batch_statistics_and_restores_the_moving_averages(small):
+    specs = [
+        NetSpec("relu", 0, init="normal:0.01"),
+        NetSpec("relu", 0, init="normal:0.01", batch_norm="before"),
+    ]
+    ensemble = MLPEnsemble(specs, depth=4, width=16, input_dim=small.num_features)
+    saved = [np.asarray(v).copy() for v in ensemble.moving_means + ensemble.moving_variances]
+    loss, logit_rms = initial_outputs(ensemble, small.x_val, small.y_val)
+    for a, v in zip(saved, ensemble.moving_means + ensemble.moving_variances, strict=True):
+        np.testing.assert_array_equal(a, np.asarray(v))
+    # the plain net's signal shrinks layer by layer: logits ≈ 0 and the loss is ln 10;
+    # BN restores unit scale before every ReLU, so its logits are far larger
+    assert logit_rms[0] < 1e-4 < logit_rms[1]
+    np.testing.assert_allclose(loss[0], np.log(10), atol=1e-3)
 
 
 def test_training_mode_accuracy_leaves_moving_statistics_alone(small):
@@ -258,6 +304,8 @@ def test_sweeps_structure(small):
     )
     for label in ("without BN", "with BN"):
         assert scales[label]["val_accuracy"].shape == (2, 2)
+        assert scales[label]["initial_loss"].shape == (2, 2)
+        assert np.all(np.isfinite(scales[label]["initial_loss"]))
         assert batches[label]["val_accuracy"].shape == (2, 2)
 
 
@@ -279,6 +327,7 @@ def test_figures():
         paired_differences,
         seed_curves,
         sweep,
+        unit_sparsity,
     )
 
     rng = np.random.default_rng(7)
@@ -289,6 +338,7 @@ def test_figures():
         batch_noise({2: np.ones(3), 8: np.full(3, 0.5)}),
         bn_histograms(rng.normal(size=(20, 2)), rng.normal(size=(20, 2))),
         moving_average_lag(rng.normal(size=30)),
+        unit_sparsity({"a": rng.uniform(size=(10, 3)), "b": rng.uniform(size=(10, 3))}),
     ]
     for figure in figures:
         assert isinstance(figure, Figure) and figure.axes

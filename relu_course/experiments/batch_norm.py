@@ -37,8 +37,10 @@ __all__ = [
     "ensemble_to_keras",
     "fold_bn_model",
     "folding_demo",
+    "initial_outputs",
     "placement_run",
     "training_mode_accuracy",
+    "unit_zero_fractions",
     "weight_scale_sweep",
 ]
 
@@ -80,6 +82,30 @@ def training_mode_accuracy(ensemble: MLPEnsemble, x, y) -> np.ndarray:
     ):
         variable.assign(value)
     return np.mean(np.argmax(np.asarray(logits), axis=-1) == np.asarray(y)[None, :], axis=1)
+
+
+def initial_outputs(ensemble: MLPEnsemble, x, y) -> tuple[np.ndarray, np.ndarray]:
+    """Per network, before any training: (mean cross-entropy on ``x``, RMS of the logits).
+
+    BN layers normalise with the statistics of ``x`` (training mode: their moving averages
+    still hold their initial 0 and 1, which would describe no data); the moving averages
+    are restored afterwards, so the ensemble is left as it was."""
+    moving = ensemble.moving_means + ensemble.moving_variances
+    saved = [np.asarray(v).copy() for v in moving]
+    logits = ensemble.forward(x, training=True)
+    for variable, value in zip(moving, saved, strict=True):
+        variable.assign(value)
+    loss = np.asarray(ensemble.losses(logits, np.asarray(y)))
+    return loss, np.sqrt(np.mean(np.square(np.asarray(logits)), axis=(1, 2)))
+
+
+def unit_zero_fractions(ensemble: MLPEnsemble, x) -> np.ndarray:
+    """Per network and hidden unit: the fraction of the examples of ``x`` on which the unit's
+    ReLU output is exactly 0 (inference mode), shape (networks, depth · width), hidden
+    layers one after the other. A unit at 0.5 is off for half the examples; 1.0 is dead,
+    0.0 never switches off (it acts as a linear unit on this data)."""
+    _, hidden = ensemble.forward(x, return_hidden=True)
+    return np.concatenate([np.mean(np.asarray(h) == 0, axis=1) for _, h in hidden], axis=1)
 
 
 def bn_speedup_run(
@@ -145,7 +171,8 @@ def bn_rescue_run(
 
     Returns ``seeds`` and, per experiment and variant (``"without BN"``, ``"with BN"``):
     ``val_accuracy`` and ``val_loss`` (epochs, seeds) at epoch ends, ``final`` (seeds,)
-    (last validation accuracy), ``finite`` (seeds,) (the validation loss stayed finite), ``dead_fraction`` (seeds,) (hidden units whose pre-activation is ≤ 0 on
+    (last validation accuracy), ``initial_logit_rms`` (seeds,) (RMS of the validation
+    logits before training, :func:`initial_outputs`), ``finite`` (seeds,) (the validation loss stayed finite), ``dead_fraction`` (seeds,) (hidden units whose pre-activation is ≤ 0 on
     every validation example; BN's output counts for BN networks).
     """
     seeds = list(seeds)
@@ -160,6 +187,7 @@ def bn_rescue_run(
         for s in seeds
     ]
     ensemble = MLPEnsemble(specs, depth=depth, width=width, input_dim=data.num_features)
+    _, logit_rms = initial_outputs(ensemble, data.x_val, data.y_val)
     history = _train(
         ensemble,
         data,
@@ -174,6 +202,7 @@ def bn_rescue_run(
     val = _split_by(history["val_accuracy"], groups)
     loss = _split_by(history["val_loss"], groups)
     dead = _split_by(dead, groups)
+    logit_rms = _split_by(logit_rms, groups)
     result: dict = {"seeds": seeds}
     for e, name in enumerate(experiments):
         result[name] = {}
@@ -185,6 +214,7 @@ def bn_rescue_run(
                 "final": val[g][-1],
                 "finite": np.all(np.isfinite(loss[g]), axis=0),
                 "dead_fraction": dead[g],
+                "initial_logit_rms": logit_rms[g],
             }
     return result
 
@@ -214,8 +244,11 @@ def placement_run(
     Returns ``seeds``, ``ensemble`` (the momentum-0.9 ensemble, networks ordered no BN,
     before, after; seeds within each) and per variant: ``inference_accuracy`` (seeds,)
     (moving statistics), ``training_mode_accuracy`` (seeds,) (batch statistics of the whole
-    validation set) and ``sparsity`` (seeds,) (exact zeros among ReLU outputs on the
-    validation set, inference mode).
+    validation set), ``sparsity`` (seeds,) (exact zeros among ReLU outputs on the
+    validation set, inference mode), ``unit_zero_fractions`` (units, seeds) (the same per
+    hidden unit, :func:`unit_zero_fractions`) and ``distance_from_half`` (seeds,) (the mean
+    over units of |unit zero fraction − 0.5|: how far units sit from being off half the
+    time; small when BN pins every unit near 50%).
     """
     seeds = list(seeds)
     result: dict = {"seeds": seeds}
@@ -242,14 +275,22 @@ def placement_run(
         inference = np.mean(np.argmax(np.asarray(logits), -1) == data.y_val[None, :], axis=1)
         training = training_mode_accuracy(ensemble, data.x_val, data.y_val)
         zeros, _ = hidden_statistics(ensemble, data.x_val)
-        for label, a, b, z in zip(
+        units = unit_zero_fractions(ensemble, data.x_val).T  # (units, networks)
+        for label, a, b, z, u in zip(
             variants,
             _split_by(inference, groups),
             _split_by(training, groups),
             _split_by(zeros, groups),
+            _split_by(units, groups),
             strict=True,
         ):
-            result[label] = {"inference_accuracy": a, "training_mode_accuracy": b, "sparsity": z}
+            result[label] = {
+                "inference_accuracy": a,
+                "training_mode_accuracy": b,
+                "sparsity": z,
+                "unit_zero_fractions": u,
+                "distance_from_half": np.mean(np.abs(u - 0.5), axis=0),
+            }
         if momentum == 0.9:
             result["ensemble"] = ensemble
     return result
@@ -271,7 +312,8 @@ def weight_scale_sweep(
     with and without BN before each ReLU, Adam, all trained as one ensemble.
 
     Returns ``scales``, ``seeds`` and per variant (``"without BN"``, ``"with BN"``):
-    ``val_accuracy`` of shape (scales, seeds) after the last epoch.
+    ``val_accuracy`` of shape (scales, seeds) after the last epoch and ``initial_loss``
+    (scales, seeds), the validation cross-entropy before training (:func:`initial_outputs`).
     """
     seeds, scales = list(seeds), [float(s) for s in scales]
     specs = [
@@ -281,6 +323,7 @@ def weight_scale_sweep(
         for s in seeds
     ]
     ensemble = MLPEnsemble(specs, depth=depth, width=width, input_dim=data.num_features)
+    initial_loss, _ = initial_outputs(ensemble, data.x_val, data.y_val)
     history = _train(
         ensemble,
         data,
@@ -293,8 +336,9 @@ def weight_scale_sweep(
     result: dict = {"scales": scales, "seeds": seeds}
     # networks are laid out scale, variant, seed
     values = history["val_accuracy"][-1].reshape(len(scales), 2, len(seeds))
+    initial_loss = initial_loss.reshape(len(scales), 2, len(seeds))
     for v, label in enumerate((WITHOUT, WITH)):
-        result[label] = {"val_accuracy": values[:, v, :]}
+        result[label] = {"val_accuracy": values[:, v, :], "initial_loss": initial_loss[:, v, :]}
     return result
 
 

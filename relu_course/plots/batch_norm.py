@@ -17,6 +17,7 @@ __all__ = [
     "paired_differences",
     "seed_curves",
     "sweep",
+    "unit_sparsity",
 ]
 
 
@@ -143,4 +144,26 @@ def moving_average_lag(batch_means: np.ndarray, momenta=(0.9, 0.99)) -> Figure:
         ax.plot(steps, trace, label=f"moving mean, momentum {momentum}")
     ax.set(title="moving averages start at 0 and lag behind", xlabel="training step")
     ax.legend()
+    return fig
+
+
+def unit_sparsity(fractions: Mapping[str, np.ndarray], bins: int = 20) -> Figure:
+    """Histogram of per-unit zero fractions (share of examples on which a hidden unit's
+    ReLU output is 0), one panel per variant; ``fractions[label]`` is (units, seeds) and
+    all units of all seeds are pooled. The dashed line marks 50%."""
+    fig, axes = plt.subplots(
+        1,
+        len(fractions),
+        figsize=(3.6 * len(fractions), 3.0),
+        sharey=True,
+        constrained_layout=True,
+        squeeze=False,
+    )
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    for ax, (label, values) in zip(axes[0], fractions.items(), strict=True):
+        values = np.asarray(values).ravel()
+        ax.hist(values, bins=edges, weights=np.full(values.size, 1.0 / values.size), alpha=0.8)
+        ax.axvline(0.5, color="k", ls="--", lw=0.8)
+        ax.set(title=label, xlabel="unit zero fraction", xlim=(0, 1))
+    axes[0][0].set_ylabel("share of units (all seeds)")
     return fig
