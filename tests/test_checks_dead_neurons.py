@@ -9,6 +9,7 @@ import pytest
 import tensorflow as tf
 
 from relu_course.checks import (
+    CheckFailed,
     check_born_dead_probability,
     check_dead_fraction,
     check_dead_units,
@@ -16,6 +17,7 @@ from relu_course.checks import (
     check_leaky_relu,
     check_update_to_data_ratio,
 )
+from relu_course.checks import dead_neurons as dead_neurons_checks
 from relu_course.dead_neurons import DeadFractionMonitor, single_input_dead_bound
 from relu_course.probes import relu_layers
 
@@ -297,13 +299,37 @@ DEAD_MONITOR_WRONG = {
 }
 
 
+@pytest.fixture
+def fit_time_limit(monkeypatch):
+    """The suite's 5 s limit (conftest.py) is sized for checks of functions on small arrays.
+    check_DeadUnitMonitor times two real Keras fits, each tracing a training step and the
+    candidate's probe: about 0.5 s of CPU for the reference monitor and 1.7 s for a correct
+    one that builds a sub-model and calls `predict` per layer per epoch, measured; with ~8
+    processes sharing 2 cores that became 5-10 s of wall time and a correct monitor
+    "did not finish". 60 s still stops a callback that never returns."""
+    monkeypatch.setattr(dead_neurons_checks, "MONITOR_TIME_LIMIT", 60.0)
+
+
 @pytest.mark.parametrize("name", DEAD_MONITOR_CORRECT)
-def test_dead_unit_monitor_accepts(name):
+def test_dead_unit_monitor_accepts(name, fit_time_limit):
     check_DeadUnitMonitor(DEAD_MONITOR_CORRECT[name])
 
 
+def test_dead_unit_monitor_keeps_its_own_time_limit(fit_time_limit):
+    """The longer limit applies to this check only, and a monitor that hangs still fails."""
+    import time
+
+    class HangingMonitor(DeadFractionMonitor):
+        def on_epoch_end(self, epoch, logs=None):
+            time.sleep(3600)
+
+    dead_neurons_checks.MONITOR_TIME_LIMIT = 2.0  # restored by monkeypatch
+    with pytest.raises(CheckFailed, match="did not finish within 2 s"):
+        check_DeadUnitMonitor(HangingMonitor)
+
+
 @pytest.mark.parametrize("name", DEAD_MONITOR_WRONG)
-def test_dead_unit_monitor_rejects(name, rejected):
+def test_dead_unit_monitor_rejects(name, rejected, fit_time_limit):
     candidate, fragment = DEAD_MONITOR_WRONG[name]
     rejected(check_DeadUnitMonitor, candidate, fragment)
 

@@ -350,6 +350,14 @@ def _check_leaky_relu(check: Check, leaky_relu) -> None:
 
 
 # ---------------------------------------------------------------------------- DeadUnitMonitor
+# The DeadUnitMonitor check times two real Keras fits with the learner's callback inside:
+# tracing the training step and any probe or `predict` function the callback builds costs
+# seconds of CPU, not the milliseconds of the array exercises, and a loaded machine
+# multiplies it. ``None`` keeps the framework's limit (30 s for learners); a test suite that
+# runs with a short limit for array checks sets a longer one here for this check only.
+MONITOR_TIME_LIMIT: float | None = None
+
+
 def _monitor_model(rng: np.random.Generator, prefix: str, d: int):
     import keras
     from keras import layers
@@ -385,7 +393,8 @@ def check_DeadUnitMonitor(DeadUnitMonitor) -> None:  # noqa: N802 - the exercise
 
     from relu_course.dead_neurons import DeadFractionMonitor
 
-    check = Check("DeadUnitMonitor", DeadUnitMonitor, is_class=True)
+    limit = {} if MONITOR_TIME_LIMIT is None else {"time_limit": MONITOR_TIME_LIMIT}
+    check = Check("DeadUnitMonitor", DeadUnitMonitor, is_class=True, **limit)
     if not issubclass(DeadUnitMonitor, keras.callbacks.Callback):
         check.fail(
             "DeadUnitMonitor is not a keras.callbacks.Callback subclass",
