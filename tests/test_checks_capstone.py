@@ -211,6 +211,14 @@ def test_differs_beyond_noise_rejects(name, rejected):
 # Wrong answer cells the grader's probes must reject outside the learner's kernel
 # (tests/test_verify_probes.py): an unpaired test misses the paired shifts.
 PROBE_MISCONCEPTIONS = {
+    # population std (ddof=0) instead of the sample std the exercise asks for
+    "summarize_trials": "def summarize_trials(records):\n"
+    "    frame = pd.DataFrame(records).drop(columns=['seed'])\n"
+    "    grouped = frame.groupby('activation')\n"
+    "    means = grouped.mean(numeric_only=True).add_suffix('_mean')\n"
+    "    stds = grouped.std(ddof=0, numeric_only=True).add_suffix('_std')\n"
+    "    table = pd.concat([means, stds], axis=1)\n"
+    "    return table.sort_values('val_accuracy_mean', ascending=False)\n",
     "differs_beyond_noise": "def differs_beyond_noise(a, b, alpha=0.05):\n"
     "    return bool(stats.ttest_ind(a, b, equal_var=False).pvalue < alpha)\n",
 }

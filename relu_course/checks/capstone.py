@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 
 from relu_course.checks._framework import Check, CheckFailed, describe
-from relu_course.checks._registry import Exercise, Probe
+from relu_course.checks._registry import Arg, Exercise, Probe, frame_to_plain
 
 __all__ = ["check_differs_beyond_noise", "check_summarize_trials"]
 
@@ -367,8 +367,52 @@ def probes_differs_beyond_noise(rng: np.random.Generator) -> list[Probe]:
 
 
 # ------------------------------------------------------------------ grading probes
+def _summary_judge(expected):
+    """The learner's table as the verifier wrote it (``__index__``, ``__columns__``, one
+    array per column) against the reference: same rows in the same order (best first), the
+    same columns in any order, values within float tolerance."""
+    want = frame_to_plain(expected)
+
+    def judge(got) -> str | None:
+        if not isinstance(got, dict) or "__index__" not in got:
+            return "did not return a DataFrame"
+        if list(got["__index__"]) != list(want["__index__"]):
+            return "wrong rows or row order (one row per activation, best first)"
+        if set(got["__columns__"]) != set(want["__columns__"]):
+            return "wrong columns (<metric>_mean and <metric>_std for each numeric metric)"
+        for column in want["__columns__"]:
+            got_column = np.asarray(got[str(column)], dtype=np.float64)
+            if got_column.shape != want[column].shape or not np.allclose(
+                got_column, want[column].astype(np.float64), rtol=1e-9, atol=1e-12
+            ):
+                return f"wrong values in column {str(column)!r}"
+        return None
+
+    return judge
+
+
+def probes_summarize_trials(rng: np.random.Generator) -> list[Probe]:
+    from relu_course.capstone import summarize_trials as reference
+
+    probes = []
+    for text_column in (False, True):
+        records = _random_records(rng, text_column)
+        records = [
+            {k: (v.item() if isinstance(v, np.generic) else v) for k, v in r.items()}
+            for r in records
+        ]
+        probes.append(
+            Probe(
+                args=(Arg(records, "scalar"),),
+                judge=_summary_judge(reference(records)),
+                about="records with a text column" if text_column else "records",
+            )
+        )
+    return probes
+
+
 EXERCISES = [
-    Exercise("summarize_trials", notebook="07_capstone", points=3, probes=None),
+    Exercise("summarize_trials", notebook="07_capstone", points=3, probes=probes_summarize_trials),
     Exercise(
         "differs_beyond_noise",
         notebook="07_capstone",
