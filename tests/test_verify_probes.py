@@ -170,3 +170,10 @@ def test_source_tests_cannot_be_steered_from_the_answer(case):
     assert verdict.failures["mini_relu"], verdict
     if reported:
         assert any(reported in note for note in verdict.notes), verdict.notes
+
+
+def test_every_auto_graded_exercise_has_probes():
+    """The grader re-verifies every exercise on its own inputs (no fallback to re-running
+    source tests in the process that ran the student's code)."""
+    missing = sorted(name for name, e in registry().items() if e.probes is None)
+    assert not missing, f"exercises without probes: {missing}"
