@@ -147,6 +147,11 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="run your notebooks and print a score table")
     check.add_argument("paths", nargs="*", help="notebooks or folders (default: notebooks/)")
     check.add_argument("--timeout", type=int, default=300, help="seconds per cell")
+    check.add_argument(
+        "--verbose",
+        action="store_true",
+        help="show every failure in full (expected, got, input, hint)",
+    )
     check.set_defaults(run=_check)
 
     grade = sub.add_parser("grade", help="instructors: autograde submissions with nbgrader")
@@ -160,6 +165,23 @@ def build_parser() -> argparse.ArgumentParser:
         "--jobs", type=int, default=None, help="parallel submissions (default: number of cores)"
     )
     grade.add_argument("--timeout", type=int, default=120, help="seconds per cell")
+    grade.add_argument(
+        "--no-sandbox",
+        action="store_true",
+        help="run student code without bubblewrap (trusted submissions only; the report says so)",
+    )
+    grade.add_argument(
+        "--wall-limit",
+        type=int,
+        default=None,
+        help="seconds per submission (default: 15 x --timeout, at least 600)",
+    )
+    grade.add_argument(
+        "--memory-gb",
+        type=float,
+        default=12.0,
+        help="memory limit of each sandboxed process, GiB",
+    )
     grade.add_argument(
         "--csv",
         default="grades.csv",
