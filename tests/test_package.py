@@ -768,14 +768,16 @@ def test_pip_only_install_can_check_a_notebook(tmp_path):
         capture_output=True,
         timeout=600,
     )
+    # a machine where nobody registered the kernel: no user-level kernels either
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "JUPYTER_PATH")}
+    env["JUPYTER_DATA_DIR"] = str(tmp_path / "jupyter-data")
     listed = subprocess.run(
-        [python, "-m", "jupyter", "kernelspec", "list"], capture_output=True, text=True
+        [python, "-m", "jupyter", "kernelspec", "list"], capture_output=True, text=True, env=env
     )
     assert "relu-course" not in listed.stdout, "the simulation must start without the kernel"
     work = tmp_path / "work"
     work.mkdir()
     shutil.copy(ROOT / "solutions" / "00_welcome" / "00_welcome.ipynb", work / "mine.ipynb")
-    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "JUPYTER_PATH")}
     env["PATH"] = f"{fresh / 'bin'}{os.pathsep}{env.get('PATH', '')}"
     out = subprocess.run(
         [fresh / "bin" / "relu-course", "check", "mine.ipynb"],

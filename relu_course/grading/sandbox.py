@@ -137,6 +137,11 @@ class Sandbox:
             path = f"/etc/{name}"
             if os.path.exists(path):
                 args += ["--ro-bind", path, path]
+        args += ["--dev", "/dev", "--proc", "/proc", "--dir", "/var/tmp"]
+        # /tmp lives in memory: bounded, so filling it cannot exhaust the machine's RAM.
+        # Mounted *before* the Python environment and the package: a course checked out
+        # under /tmp (CI clones, scratch copies) must be bound on top of it, not hidden.
+        args += ["--size", str(self.tmp_bytes), "--tmpfs", "/tmp"]
         roots: list[Path] = []
         for path in [*_python_roots(), *_package_roots(), *map(Path, self.extra_ro)]:
             path = Path(os.path.realpath(path))
@@ -144,9 +149,6 @@ class Sandbox:
                 continue
             roots.append(path)
             args += ["--ro-bind", str(path), str(path)]
-        args += ["--dev", "/dev", "--proc", "/proc", "--dir", "/var/tmp"]
-        # /tmp lives in memory: bounded, so filling it cannot exhaust the machine's RAM
-        args += ["--size", str(self.tmp_bytes), "--tmpfs", "/tmp"]
         if self.scratch is not None:
             scratch = str(Path(os.path.realpath(self.scratch)))
             args += ["--bind", scratch, scratch]
