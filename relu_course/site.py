@@ -51,7 +51,10 @@ def _graded_or_answer(cell) -> bool:
 
 
 def _live_widget(output) -> bool:
-    """Progress-bar widgets mean nothing on a static page."""
+    """Progress-bar widgets mean nothing on a static page, and neither do warnings and logs
+    on stderr (they quote library source lines)."""
+    if output.get("output_type") == "stream" and output.get("name") == "stderr":
+        return True
     return "application/vnd.jupyter.widget-view+json" in output.get("data", {})
 
 

@@ -35,9 +35,16 @@ def _between(source: str, begin: str, end: str) -> list[str]:
     return re.findall(rf"{re.escape(begin)}\n(.*?){re.escape(end)}", source, re.S)
 
 
+def _public_text() -> str:
+    """The installed package's source is public: a solution line that also appears there
+    (``with tf.GradientTape() as tape:``) is no secret."""
+    return "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "relu_course").rglob("*.py"))
+
+
 def _secret_lines() -> dict[str, set[str]]:
-    """Per notebook, the lines of solution bodies, hidden tests and mark schemes that do not
-    also appear in its release (a stub's docstring line is fine to show)."""
+    """Per notebook, the lines of solution bodies, hidden tests and mark schemes that appear
+    neither in its release (a stub's docstring line is fine to show) nor in the package."""
+    public = _public_text()
     secrets = {}
     for name in assignments(ROOT):
         source = nbformat.read(solution_notebook(name, ROOT), as_version=4)
@@ -53,7 +60,12 @@ def _secret_lines() -> dict[str, set[str]]:
             for block in blocks:
                 for line in block.splitlines():
                     line = line.strip()
-                    if len(line) >= 16 and line.strip("#").strip() and line not in release_text:
+                    if (
+                        len(line) >= 16
+                        and line.strip("#").strip()
+                        and line not in release_text
+                        and line not in public
+                    ):
                         lines.add(line)
         secrets[name] = lines
     return secrets
