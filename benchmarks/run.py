@@ -58,20 +58,33 @@ def run_notebook(assignment: str, repeats: int) -> tuple[float, dict[str, list[f
     original = len(nb.cells)
     if repeats:
         nb.cells.append(nbformat.v4.new_code_cell(TIMING_CELL.format(repeats=repeats)))
+    import tempfile
+
+    from jupyter_client.manager import KernelManager
+
+    sockets = tempfile.mkdtemp(prefix="relu-course-bench-")
+    # IPC sockets: no network port, no "running over TCP without encryption" warning
+    manager = KernelManager(
+        kernel_name="relu-course", transport="ipc", ip=os.path.join(sockets, "k")
+    )
     client = NotebookClient(
         nb,
-        kernel_name="relu-course",
+        km=manager,
         timeout=600,
         allow_errors=True,
         resources={"metadata": {"path": str(path.parent)}},
     )
     start = time.perf_counter()
     elapsed = 0.0
-    with client.setup_kernel():  # kernel start counts toward the notebook's time
-        for index, cell in enumerate(nb.cells):
-            client.execute_cell(cell, index)
-            if index == original - 1:
-                elapsed = time.perf_counter() - start
+    try:
+        with client.setup_kernel():  # kernel start counts toward the notebook's time
+            for index, cell in enumerate(nb.cells):
+                client.execute_cell(cell, index)
+                if index == original - 1:
+                    elapsed = time.perf_counter() - start
+    finally:
+        if manager.has_kernel:
+            manager.shutdown_kernel(now=True)
     errors = sum(
         1
         for c in nb.cells[:original]
