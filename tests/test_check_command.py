@@ -16,6 +16,8 @@ import pytest
 
 from relu_course.course import course_root
 
+pytestmark = pytest.mark.slow  # end to end: kernels, sandboxes, batches
+
 REPO = course_root(Path(__file__).parent)
 RELEASE = REPO / "notebooks" / "00_welcome" / "00_welcome.ipynb"
 

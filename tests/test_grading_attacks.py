@@ -207,6 +207,8 @@ NUMPY_SHADOW = """import importlib
 import os
 import sys
 
+pytestmark = pytest.mark.slow  # end to end: kernels, sandboxes, batches
+
 _here = os.path.dirname(os.path.abspath(__file__))
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _here]
 del sys.modules["numpy"]

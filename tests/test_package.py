@@ -633,6 +633,7 @@ def _wait_for_contents(server, get) -> dict:
     raise AssertionError("JupyterLab did not answer within 120 s")
 
 
+@pytest.mark.slow
 def test_start_command_serves_the_notebooks_in_learner_mode():
     """`python3 course.py start` (the README's command): JupyterLab on notebooks/, the
     relu-course kernel by default, nbgrader's instructor tools hidden, no news pop-up."""
@@ -656,6 +657,7 @@ def test_start_command_serves_the_notebooks_in_learner_mode():
         server.wait(30)
 
 
+@pytest.mark.slow
 def test_start_instructor_mode_shows_the_nbgrader_tools():
     server, get = _serve("--instructor")
     try:

@@ -83,6 +83,7 @@ def _by_notebook() -> dict[str, set[str]]:
     return grouped
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("assignment", sorted(_by_notebook()))
 def test_solutions_pass_and_wrong_answers_fail(assignment):
     path = solution_notebook(assignment)
