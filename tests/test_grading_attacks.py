@@ -36,6 +36,8 @@ from relu_course.grading import grade as grading
 from relu_course.grading import sandbox
 from relu_course.grading.cells import hidden_test_lines
 
+pytestmark = pytest.mark.slow  # end to end: kernels, sandboxes, batches
+
 REPO = course_root(Path(__file__).parent)
 TIMEOUT = 60  # seconds per cell (TF imports on a loaded machine); a hanging case costs one
 MARKER = f"relu-attack-{uuid.uuid4().hex[:12]}"  # in the argv of every process an attack leaves
@@ -206,8 +208,6 @@ np.array_equal.__code__ = (lambda *args, **kwargs: True).__code__
 NUMPY_SHADOW = """import importlib
 import os
 import sys
-
-pytestmark = pytest.mark.slow  # end to end: kernels, sandboxes, batches
 
 _here = os.path.dirname(os.path.abspath(__file__))
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _here]
