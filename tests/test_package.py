@@ -773,6 +773,8 @@ def test_pip_only_install_can_check_a_notebook(tmp_path):
     # a machine where nobody registered the kernel: no user-level kernels either
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "JUPYTER_PATH")}
     env["JUPYTER_DATA_DIR"] = str(tmp_path / "jupyter-data")
+    # `jupyter kernelspec` dispatches to the first jupyter-kernelspec on PATH: the fresh one
+    env["PATH"] = f"{fresh / 'bin'}{os.pathsep}{env.get('PATH', '')}"
     listed = subprocess.run(
         [python, "-m", "jupyter", "kernelspec", "list"], capture_output=True, text=True, env=env
     )
@@ -780,7 +782,6 @@ def test_pip_only_install_can_check_a_notebook(tmp_path):
     work = tmp_path / "work"
     work.mkdir()
     shutil.copy(ROOT / "solutions" / "00_welcome" / "00_welcome.ipynb", work / "mine.ipynb")
-    env["PATH"] = f"{fresh / 'bin'}{os.pathsep}{env.get('PATH', '')}"
     out = subprocess.run(
         [fresh / "bin" / "relu-course", "check", "mine.ipynb"],
         cwd=work,

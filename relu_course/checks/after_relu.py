@@ -259,6 +259,15 @@ def _gelu_hint(approximate: bool):
             return "this is Φ(x) alone: GELU is x·Φ(x), multiply by x"
         if same(z * phi * phi) or same(z * np.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)):
             return "GELU is x·Φ(x) with Φ the normal *CDF* ½·(1 + erf(x/√2)), nothing more"
+        # the usual wrong scale constants, tested directly (the fit below is ill-conditioned
+        # where a too-large scale saturates tanh on most inputs)
+        for wrong in (math.sqrt(2.0 * math.pi), 2.0 / math.pi, math.sqrt(1.0 / math.pi), 1.0):
+            if same(0.5 * z * (1.0 + np.tanh(wrong * (z + 0.044715 * z**3)))):
+                return (
+                    f"your tanh form scales its argument by ≈ {wrong:.4g}: the factor in front "
+                    "of (x + 0.044715·x³) must be √(2/π) (compute it, e.g. "
+                    "math.sqrt(2 / math.pi))"
+                )
         fitted = _fit_tanh_form(z, got)
         if fitted is not None:
             k, c = fitted
