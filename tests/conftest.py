@@ -49,3 +49,28 @@ def assert_rejected(check, candidate, *fragments: str) -> str:
 @pytest.fixture
 def rejected():
     return assert_rejected
+
+
+def processes_with(marker: str) -> list[str]:
+    """PIDs of the processes whose command line contains ``marker``."""
+    from pathlib import Path
+
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and marker.encode() in (entry / "cmdline").read_bytes():
+                found.append(entry.name)
+        except OSError:
+            pass
+    return found
+
+
+def wait_until_gone(marker: str, seconds: float = 15.0) -> list[str]:
+    """Wait (the kernel tears PID namespaces down asynchronously, slower under load) until
+    no process carries ``marker``; return those still alive."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while processes_with(marker) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return processes_with(marker)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import processes_with, wait_until_gone
 
 from relu_course.course import course_root
 
@@ -142,7 +143,7 @@ def test_ctrl_c_stops_at_once_with_a_summary(tmp_path):
         text=True,
     )
     deadline = time.monotonic() + 300
-    while not _with_marker(marker):
+    while not processes_with(marker):
         assert process.poll() is None and time.monotonic() < deadline, process.communicate()
         time.sleep(0.3)
     process.send_signal(signal.SIGINT)
@@ -152,16 +153,4 @@ def test_ctrl_c_stops_at_once_with_a_summary(tmp_path):
     assert time.monotonic() - start < 30
     assert "interrupted; 0 of 1 notebooks checked" in err
     assert "Traceback" not in err
-    time.sleep(1)
-    assert _with_marker(marker) == []
-
-
-def _with_marker(marker: str) -> list[str]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        try:
-            if entry.name.isdigit() and marker.encode() in (entry / "cmdline").read_bytes():
-                found.append(entry.name)
-        except OSError:
-            pass
-    return found
+    assert wait_until_gone(marker) == []

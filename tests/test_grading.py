@@ -17,6 +17,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import processes_with, wait_until_gone
 
 from relu_course.course import course_root
 from relu_course.grading import grade as grading
@@ -279,26 +280,11 @@ def test_killing_the_sandbox_ends_detached_grandchildren(tmp_path):
     )
     process = sandbox.launch(sandbox.Sandbox(scratch), [sys.executable, "-c", code], cwd=scratch)
     deadline = time.monotonic() + 60
-    while not _with_marker(marker) and time.monotonic() < deadline:
+    while not processes_with(marker) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert _with_marker(marker)
+    assert processes_with(marker)
     sandbox.kill(process)
-    # the kernel tears the PID namespace down asynchronously: give it a moment under load
-    deadline = time.monotonic() + 15
-    while _with_marker(marker) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert _with_marker(marker) == []
-
-
-def _with_marker(marker: str) -> list[str]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        try:
-            if entry.name.isdigit() and marker.encode() in (entry / "cmdline").read_bytes():
-                found.append(entry.name)
-        except OSError:
-            pass
-    return found
+    assert wait_until_gone(marker) == []
 
 
 # --- the executor --------------------------------------------------------------------------------
