@@ -773,10 +773,21 @@ def test_pip_only_install_can_check_a_notebook(tmp_path):
     # a machine where nobody registered the kernel: no user-level kernels either
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "JUPYTER_PATH")}
     env["JUPYTER_DATA_DIR"] = str(tmp_path / "jupyter-data")
-    # `jupyter kernelspec` dispatches to the first jupyter-kernelspec on PATH: the fresh one
     env["PATH"] = f"{fresh / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+    # the kernels the fresh interpreter itself sees (`jupyter kernelspec list` would dispatch
+    # to the first jupyter-kernelspec script on PATH, which may belong to the course's .venv
+    # and list that prefix's kernels instead)
     listed = subprocess.run(
-        [python, "-m", "jupyter", "kernelspec", "list"], capture_output=True, text=True, env=env
+        [
+            python,
+            "-c",
+            "from jupyter_client.kernelspec import KernelSpecManager as M; "
+            "print(sorted(M().find_kernel_specs()))",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
     )
     assert "relu-course" not in listed.stdout, "the simulation must start without the kernel"
     work = tmp_path / "work"

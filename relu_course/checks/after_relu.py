@@ -197,17 +197,37 @@ def _check_elementwise(
 
 # ---------------------------------------------------------------------------- gelu
 def _fit_tanh_form(x: np.ndarray, got: np.ndarray) -> tuple[float, float] | None:
-    """If ``got`` is 0.5·x·(1 + tanh(k·(x + c·x³))) for some k, c, return (k, c)."""
+    """If ``got`` is 0.5·x·(1 + tanh(k·(x + c·x³))) for some k, c, return (k, c).
+
+    A non-linear least-squares fit on the values themselves (not on arctanh of them, which
+    loses the points where a wrong constant saturates tanh), started from the right
+    constants and from a few usual slips so that it does not stop in a flat region."""
+    from scipy import optimize
+
     x = np.asarray(x, np.float64).ravel()
-    t = 2.0 * np.asarray(got, np.float64).ravel() / np.where(x == 0, 1.0, x) - 1.0
-    use = (np.abs(x) > 0.3) & (np.abs(x) < 3.0) & (np.abs(t) < 0.995)
-    if use.sum() < 4:
+    y = np.asarray(got, np.float64).ravel()
+    if x.size < 4 or not np.all(np.isfinite(y)):
         return None
-    z = np.arctanh(t[use])
-    design = np.stack([x[use], x[use] ** 3], axis=1)
-    (k, kc), *_ = np.linalg.lstsq(design, z, rcond=None)
+    scale = np.maximum(np.abs(y), 1e-3)
+
+    def residual(p: np.ndarray) -> np.ndarray:
+        k, kc = p
+        return (0.5 * x * (1.0 + np.tanh(k * x + kc * x**3)) - y) / scale
+
+    best = None
+    k0 = math.sqrt(2.0 / math.pi)
+    for k_start, c_start in ((k0, 0.044715), (k0, 0.44715), (k0, 0.0), (1.0, 0.1)):
+        try:
+            fit = optimize.least_squares(residual, [k_start, k_start * c_start], method="lm")
+        except (ValueError, RuntimeError):  # pragma: no cover - numerical failure
+            continue
+        if best is None or fit.cost < best.cost:
+            best = fit
+    if best is None:
+        return None
+    k, kc = best.x
     fitted = 0.5 * x * (1.0 + np.tanh(k * x + kc * x**3))
-    if k == 0 or not np.allclose(fitted, np.asarray(got, np.float64).ravel(), rtol=1e-4, atol=1e-5):
+    if k == 0 or not np.allclose(fitted, y, rtol=1e-4, atol=1e-5):
         return None
     return float(k), float(kc / k)
 
