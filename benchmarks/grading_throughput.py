@@ -53,9 +53,9 @@ def measure(jobs_list=(1, CORES), n_submissions: int = 4, timeout: int = 120) ->
 
     Returns one dict per run: jobs, submissions, seconds, submissions_per_minute, all_correct.
     """
-    from relu_course.course import course_root
     from relu_course.grading import sandbox
     from relu_course.grading.grade import Settings, grade
+    from relu_course.layout import course_root
 
     repo = course_root(Path(__file__).resolve().parent)
     rows = []

@@ -51,7 +51,7 @@ def run_notebook(assignment: str, repeats: int) -> tuple[float, dict[str, list[f
     import nbformat
     from nbclient import NotebookClient
 
-    from relu_course.course import solution_notebook
+    from relu_course.layout import solution_notebook
 
     path = solution_notebook(assignment, ROOT)
     nb = nbformat.read(path, as_version=4)
@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     for key, value in KERNEL_ENV.items():
         os.environ.setdefault(key, value)
     os.environ.setdefault("MPLBACKEND", "Agg")
-    from relu_course.course import assignments
+    from relu_course.layout import assignments
 
     if args.update_readme and args.notebooks:
         parser.error("--update-readme runs every notebook: drop --notebooks")

@@ -15,7 +15,7 @@ def _doctor(args: argparse.Namespace) -> int:
     import shutil
 
     from relu_course import runtime
-    from relu_course.course import KERNEL, assignments, course_root, ensure_kernel
+    from relu_course.layout import KERNEL, assignments, course_root, ensure_kernel
 
     runtime.quiet_tensorflow()
     if getattr(args, "fix", False):
@@ -86,7 +86,7 @@ def _release(args: argparse.Namespace) -> int:
 def _format(args: argparse.Namespace) -> int:
     import nbformat
 
-    from relu_course.course import assignments, canonical, solution_notebook
+    from relu_course.layout import assignments, canonical, solution_notebook
 
     for assignment in args.assignment or assignments():
         path = solution_notebook(assignment)

@@ -9,7 +9,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from relu_course.course import assignments, course_root
+from relu_course.layout import assignments, course_root
 
 __all__ = ["generate_release"]
 

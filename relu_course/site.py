@@ -26,7 +26,7 @@ from pathlib import Path
 
 import nbformat
 
-from relu_course.course import (
+from relu_course.layout import (
     KERNEL,
     assignments,
     course_root,

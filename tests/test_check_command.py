@@ -15,7 +15,7 @@ import nbformat
 import pytest
 from conftest import processes_with, wait_until_gone
 
-from relu_course.course import course_root
+from relu_course.layout import course_root
 
 pytestmark = pytest.mark.slow  # end to end: kernels, sandboxes, batches
 

@@ -16,7 +16,7 @@ from relu_course.checks import (
     check_HeNormalInit,
     check_propagate_rms,
 )
-from relu_course.init import UntruncatedHeNormal
+from relu_course.he_init import UntruncatedHeNormal
 
 
 def _stub(*args, **kwargs):
@@ -330,7 +330,7 @@ def test_probes_accept_the_reference_and_reject_the_misconception(name, right):
     """In-process: the probes' expectations and judges pass the reference and reject the
     wrong cell above (the grader's clean-process run is tests/test_verify_probes.py)."""
     from relu_course.checks import he_init
-    from relu_course.init import propagate_rms
+    from relu_course.he_init import propagate_rms
 
     right = propagate_rms if right is None else right
     probes_of = {

@@ -19,7 +19,6 @@ import nbformat
 import pytest
 from conftest import processes_with, wait_until_gone
 
-from relu_course.course import course_root
 from relu_course.grading import grade as grading
 from relu_course.grading import sandbox
 from relu_course.grading.cells import Tampering, hidden_test_lines, locked_cell_changes
@@ -33,6 +32,7 @@ from relu_course.grading.execute import (
     scrub_outputs,
 )
 from relu_course.grading.sanitize import restore_metadata, tamper_findings
+from relu_course.layout import course_root
 
 REPO = course_root(Path(__file__).parent)
 needs_bwrap = pytest.mark.skipif(

@@ -31,10 +31,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from relu_course.course import course_root
 from relu_course.grading import grade as grading
 from relu_course.grading import sandbox
 from relu_course.grading.cells import hidden_test_lines
+from relu_course.layout import course_root
 
 pytestmark = pytest.mark.slow  # end to end: kernels, sandboxes, batches
 

@@ -1,4 +1,4 @@
-"""Unit tests of notebook 05's references and runners (relu_course.init,
+"""Unit tests of notebook 05's references and runners (relu_course.he_init,
 relu_course.experiments.he_init, relu_course.plots.he_init)."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from relu_course.experiments.he_init import (
     symmetry_runs,
     train_deep_mlp,
 )
-from relu_course.init import (
+from relu_course.he_init import (
     UntruncatedHeNormal,
     excess_kurtosis,
     expected_initial_loss,

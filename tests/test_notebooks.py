@@ -16,7 +16,7 @@ import nbformat
 import pytest
 
 from relu_course.checks import registry
-from relu_course.course import (
+from relu_course.layout import (
     assignments,
     canonical,
     course_root,
@@ -274,7 +274,7 @@ def test_release_folder_holds_exactly_the_assignments():
 
 def test_opening_a_notebook_in_jupyterlab_keeps_the_suite_green(tmp_path):
     """JupyterLab writes .ipynb_checkpoints next to an opened notebook: never an assignment."""
-    from relu_course.course import assignments
+    from relu_course.layout import assignments
 
     for folder in ("solutions", "notebooks"):
         (tmp_path / folder / "01_x").mkdir(parents=True)

@@ -53,7 +53,7 @@ LAYERS = {
     "training": 2,
     "ensemble": 2,
     "diagnostics": 2,
-    "init": 2,
+    "he_init": 2,
     "sparsity": 2,
     "dead_neurons": 2,
     "after_relu": 2,
@@ -64,7 +64,7 @@ LAYERS = {
     # 4: self-checks (with their exercise records and grading probes)
     "checks": 4,
     # 5: course files, nbgrader, grading, the site
-    "course": 5,
+    "layout": 5,
     "release": 5,
     "notebook": 5,
     "grading": 5,
@@ -688,7 +688,7 @@ def test_missing_kernel_is_registered(tmp_path, monkeypatch):
     """A pip-only or conda install has no bootstrap: ensure_kernel registers the kernel."""
     from jupyter_client.kernelspec import KernelSpecManager
 
-    from relu_course.course import ensure_kernel
+    from relu_course.layout import ensure_kernel
 
     monkeypatch.setattr(sys, "prefix", str(tmp_path / "prefix"))
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "prefix" / "share" / "jupyter"))

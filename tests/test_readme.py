@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 from relu_course.checks import registry
-from relu_course.course import assignments, course_root
+from relu_course.layout import assignments, course_root
 from relu_course.ledger import read_claims
 
 ROOT = course_root(Path(__file__).parent)

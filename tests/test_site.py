@@ -13,7 +13,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from relu_course.course import assignments, course_root, solution_notebook
+from relu_course.layout import assignments, course_root, solution_notebook
 
 ROOT = course_root(Path(__file__).parent)
 ARTIFACTS = ROOT / ".relu-course" / "test-artifacts" / "site"

@@ -18,8 +18,8 @@ import nbformat
 import pytest
 
 from relu_course.checks import registry
-from relu_course.course import solution_notebook
 from relu_course.grading.verify import verify_submission
+from relu_course.layout import solution_notebook
 
 HERE = Path(__file__).parent
 

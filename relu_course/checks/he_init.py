@@ -282,7 +282,7 @@ def check_HeNormalInit(HeNormalInit) -> None:  # noqa: N802 - the exercise's nam
 # ---------------------------------------------------------------------------- propagate_rms
 def _reference_spread(init_std, depth, width, x, seeds: int):
     """Mean and standard deviation over seeds of the reference's log RMS per layer."""
-    from relu_course.init import propagate_rms
+    from relu_course.he_init import propagate_rms
 
     logs = np.log([propagate_rms(init_std, depth, width, x, seed=s) for s in range(seeds)])
     return logs.mean(axis=0), logs.std(axis=0, ddof=1)

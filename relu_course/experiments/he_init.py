@@ -12,7 +12,7 @@ import numpy as np
 
 from relu_course.data import Split
 from relu_course.ensemble import MLPEnsemble, NetSpec, train_ensemble
-from relu_course.init import propagate_rms
+from relu_course.he_init import propagate_rms
 from relu_course.models import build_mlp
 from relu_course.runtime import set_seed
 from relu_course.stats import Interval, mean_interval, paired_difference

@@ -77,7 +77,7 @@ def _hidden(path: Path, base: Path) -> bool:
 
 def _find_notebooks(paths: list[str]) -> list[Path]:
     if not paths:
-        from relu_course.course import course_root
+        from relu_course.layout import course_root
 
         paths = [str(course_root() / "notebooks")]
     found = []

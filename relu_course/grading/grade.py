@@ -662,7 +662,7 @@ def grade(
     On KeyboardInterrupt the running submissions are stopped, the CSV is written for what
     finished, and the interrupt propagates.
     """
-    from relu_course.course import assignments as course_assignments
+    from relu_course.layout import assignments as course_assignments
     from relu_course.runtime import quiet_tensorflow
 
     quiet_tensorflow()  # the verifier's references may load TensorFlow in this process
@@ -912,8 +912,8 @@ def render(results: list[SubmissionResult], notes: list[str] | None = None) -> s
 
 
 def main(args: argparse.Namespace) -> int:
-    from relu_course.course import course_root
     from relu_course.grading import sandbox
+    from relu_course.layout import course_root
 
     root = Path(getattr(args, "course", None) or course_root())
     submitted = Path(args.submitted) if args.submitted else root / "submitted"

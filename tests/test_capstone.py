@@ -15,7 +15,7 @@ from relu_course.capstone import (
 )
 from relu_course.data import Split
 from relu_course.ensemble import evaluate
-from relu_course.experiments.ablation import (
+from relu_course.experiments.capstone import (
     NetSpec,
     activation_step_times,
     activation_time_per_element,
@@ -217,7 +217,7 @@ def test_cpu_clock_ignores_time_the_process_does_not_compute():
     no CPU time: the default clock measures the work, not the machine's load."""
     import time
 
-    from relu_course.experiments.ablation import _interleaved_times
+    from relu_course.experiments.capstone import _interleaved_times
 
     def wait():
         time.sleep(0.01)
