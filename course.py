@@ -84,7 +84,14 @@ def _write_json(path: Path, data: dict) -> None:
 def _write_jupyter_config() -> None:
     """Per-mode Jupyter configuration (added with JUPYTER_CONFIG_PATH at start, so the
     user's own ~/.jupyter settings still apply), and lab settings for both modes."""
-    kernel = {"MultiKernelManager": {"default_kernel_name": KERNEL_NAME}}
+    kernel: dict = {"MultiKernelManager": {"default_kernel_name": KERNEL_NAME}}
+    if os.name == "posix":
+        # Kernels talk to the server over Unix sockets (zmq "ipc"), not loopback TCP: no
+        # "Kernel is running over TCP without encryption" warning on every start, and no
+        # port other local users could connect to. The socket files go next to each
+        # kernel's connection file, in Jupyter's private (0700) runtime folder, never
+        # among the notebooks.
+        kernel["KernelManager"] = {"transport": "ipc"}
     learner = _mode_config_dir("learner")
     _write_json(
         learner / "jupyter_server_config.json",

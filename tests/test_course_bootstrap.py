@@ -1,0 +1,187 @@
+"""`python3 course.py start`: what a learner's JupyterLab does when a notebook starts a kernel."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+from conftest import processes_with, wait_until_gone
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _visible_tree(folder: Path) -> set[str]:
+    return {str(p.relative_to(folder)) for p in folder.rglob("*")}
+
+
+def _kill(pids: list[str]) -> None:
+    for pid in pids:
+        try:
+            os.kill(int(pid), signal.SIGKILL)
+        except (ProcessLookupError, ValueError):
+            pass
+
+
+async def _execute(url: str, code: str, seconds: float = 120) -> str:
+    """Run ``code`` in a kernel through the server's websocket (as JupyterLab does);
+    return its stdout."""
+    from tornado.websocket import websocket_connect
+
+    connection = await websocket_connect(url)
+    msg_id = uuid.uuid4().hex
+    header = {
+        "msg_id": msg_id,
+        "msg_type": "execute_request",
+        "session": uuid.uuid4().hex,
+        "username": "test",
+        "version": "5.3",
+        "date": "",
+    }
+    content = {"code": code, "silent": False, "store_history": False, "allow_stdin": False}
+    message = {"header": header, "parent_header": {}, "metadata": {}, "content": content}
+    await connection.write_message(json.dumps({**message, "channel": "shell"}))
+    out, deadline = [], time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        raw = await asyncio.wait_for(connection.read_message(), deadline - time.monotonic())
+        assert raw is not None, "the kernel's websocket closed"
+        reply = json.loads(raw)
+        if reply.get("parent_header", {}).get("msg_id") != msg_id:
+            continue
+        kind = reply["msg_type"]
+        if kind == "stream":
+            out.append(reply["content"]["text"])
+        elif kind == "error":
+            raise AssertionError(f"the kernel raised: {reply['content']}")
+        elif kind == "status" and reply["content"]["execution_state"] == "idle":
+            connection.close()
+            return "".join(out)
+    raise AssertionError(f"no answer from the kernel within {seconds} s")
+
+
+@pytest.mark.slow
+def test_learner_kernel_starts_without_the_tcp_warning(tmp_path):
+    """A notebook's kernel in `course.py start` (learner mode) talks to the server over IPC
+    sockets in Jupyter's private runtime folder: no "Kernel is running over TCP without
+    encryption" warning in the server's log, the kernel runs code, and no socket file
+    appears among the learner's notebooks."""
+    port, token = _free_port(), secrets.token_hex(16)
+    before = _visible_tree(ROOT / "notebooks")
+    log = tmp_path / "server.log"
+    with log.open("wb") as sink:
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "course.py",
+                "start",
+                "--no-browser",
+                f"--port={port}",
+                "--ServerApp.ip=127.0.0.1",
+                f"--IdentityProvider.token={token}",
+            ],
+            cwd=ROOT,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"127.0.0.1:{port}"
+    headers = {"Authorization": f"token {token}", "Content-Type": "application/json"}
+
+    def call(method: str, path: str, body: dict | None = None) -> dict:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(
+            f"http://{base}{path}", data=data, method=method, headers=headers
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read() or b"{}")
+
+    kernel_id = None
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert server.poll() is None, f"JupyterLab exited early:\n{log.read_text()}"
+            try:
+                call("GET", "/api/status")
+                break
+            except (OSError, urllib.error.URLError):
+                assert time.monotonic() < deadline, "JupyterLab did not answer within 120 s"
+                time.sleep(1)
+        kernel = call("POST", "/api/kernels", {})  # the default kernel, as a new notebook
+        kernel_id = kernel["id"]
+        assert kernel["name"] == "relu-course"
+        out = asyncio.run(
+            _execute(
+                f"ws://{base}/api/kernels/{kernel_id}/channels?token={token}",
+                "from ipykernel.kernelapp import IPKernelApp\n"
+                "app = IPKernelApp.instance()\n"
+                "print(app.transport, app.ip, 6 * 7)\n",
+            )
+        )
+        transport, ip, answer = out.split()
+        assert answer == "42"
+        assert transport == "ipc", out
+        # the socket files live next to the connection file, in the private runtime folder
+        assert not Path(ip).resolve().is_relative_to(ROOT), ip
+        assert Path(ip).parent.stat().st_mode & 0o077 == 0, f"{ip}: folder readable by others"
+        assert call("GET", f"/api/kernels/{kernel_id}")["execution_state"] == "idle"
+        # Kernel > Restart works over the same sockets
+        call("POST", f"/api/kernels/{kernel_id}/restart", {})
+        again = asyncio.run(
+            _execute(f"ws://{base}/api/kernels/{kernel_id}/channels?token={token}", "print(7)")
+        )
+        assert again.strip() == "7"
+        assert _visible_tree(ROOT / "notebooks") == before
+    finally:
+        server.terminate()
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(10)
+        if kernel_id is not None:
+            _kill(wait_until_gone(kernel_id))
+    text = log.read_text()
+    assert kernel_id is not None and kernel_id in text, text  # the log is the server's
+    assert "without encryption" not in text, text
+    assert not processes_with(kernel_id), "the kernel outlived the server"
+    assert not list(Path(ip).parent.glob(Path(ip).name + "-*")), "socket files left behind"
+
+
+def _bootstrap():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("_bootstrap", ROOT / "course.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.skipif(os.name != "posix", reason="zmq's ipc transport needs Unix sockets")
+def test_both_modes_start_kernels_over_ipc(tmp_path, monkeypatch):
+    """The learner's and the instructor's server configuration both ask for IPC kernels
+    and keep the relu-course kernel as the default."""
+    bootstrap = _bootstrap()
+    monkeypatch.setattr(bootstrap, "VENV", tmp_path)
+    bootstrap._write_jupyter_config()
+    for mode in bootstrap.MODES:
+        config = json.loads(
+            (tmp_path / "etc" / "relu-course" / mode / "jupyter_server_config.json").read_text()
+        )
+        assert config["KernelManager"] == {"transport": "ipc"}, mode
+        assert config["MultiKernelManager"]["default_kernel_name"] == "relu-course", mode
