@@ -78,7 +78,7 @@ GELU_WRONG = {
     ),
     "erf_without_sqrt2": (
         _gelu_with(_tanh_gelu, lambda x: 0.5 * x * (1.0 + tf.math.erf(x))),
-        "x/√2",
+        "argument of erf is not scaled",
     ),
     "phi_alone": (
         _gelu_with(_tanh_gelu, lambda x: 0.5 * (1.0 + tf.math.erf(x / math.sqrt(2.0)))),
@@ -94,11 +94,11 @@ GELU_WRONG = {
     ),
     "tanh_sqrt_2pi_instead_of_sqrt_2_over_pi": (
         _gelu_with(lambda x: _tanh_gelu(x, k=math.sqrt(2.0 * math.pi))),
-        "√(2/π)",
+        "scales its argument by ≈ 2.507",
     ),
     "tanh_2_over_pi_without_root": (
         _gelu_with(lambda x: _tanh_gelu(x, k=2.0 / math.pi)),
-        "√(2/π)",
+        "scales its argument by ≈ 0.6366",
     ),
     "approximate_flag_ignored_exact": (lambda x, approximate=False: _erf_gelu(x), "approximate"),
     "approximate_flag_ignored_tanh": (
@@ -139,7 +139,11 @@ GELU_WRONG = {
         ),
         "gradient",
     ),
-    "relu": (lambda x, approximate=False: tf.nn.relu(x), "wrong value"),
+    "relu": (lambda x, approximate=False: tf.nn.relu(x), "this is relu"),
+    "erf_argument_times_sqrt2": (
+        _gelu_with(_tanh_gelu, lambda x: 0.5 * x * (1.0 + tf.math.erf(x * math.sqrt(2.0)))),
+        "scaled the wrong way",
+    ),
     "stub": (_stub, "not implemented yet"),
 }
 
@@ -335,7 +339,7 @@ SWIGLU_WRONG = {
     ),
     "value_branch_missing": (
         _swiglu_class(lambda s, x: tf.matmul(tf.nn.silu(x @ s.w), s.w2)),
-        "multiply the two branches",
+        "value branch x·v is missing",
     ),
     "activation_on_output": (
         _swiglu_class(lambda s, x: tf.nn.silu(tf.matmul(tf.nn.silu(x @ s.w) * (x @ s.v), s.w2))),

@@ -157,8 +157,8 @@ def _check_elementwise(
             f"{check.name} works eagerly but fails inside tf.function: "
             + str(error).splitlines()[0].removeprefix(f"{check.name} ").rstrip("."),
             on=on,
-            hint="use TensorFlow ops only (tf.math.erf, tf.tanh, tf.sigmoid, ...): no NumPy "
-            "functions and no .numpy() inside the function",
+            hint="use TensorFlow ops only (tf.math has them all): no NumPy functions and no "
+            ".numpy() inside the function",
         )
     _expect_close(
         check,
@@ -232,6 +232,14 @@ def _fit_tanh_form(x: np.ndarray, got: np.ndarray) -> tuple[float, float] | None
     return float(k), float(kc / k)
 
 
+def _scale_hint(scale: float) -> str:
+    return (
+        f"your tanh form scales its argument by ≈ {scale:.4g}, not by the factor in front of "
+        "(x + 0.044715·x³) in the docstring's formula: compute that factor from its "
+        "definition (mind how the root and π are grouped)"
+    )
+
+
 def _gelu_hint(approximate: bool):
     from scipy import special
 
@@ -264,47 +272,56 @@ def _gelu_hint(approximate: bool):
                 "this is x·σ(1.702·x), a third, coarser approximation of GELU: use the form "
                 "the approximate argument asks for"
             )
+        if np.allclose(got, np.maximum(z, 0.0), rtol=rtol, atol=atol):
+            return (
+                "this is ReLU: GELU weights x by Φ(x), a smooth gate, instead of switching it "
+                "off below 0 (section 1)"
+            )
         if same(2.0 * gelu_np(z, approximate)):
             return (
-                "your values are twice GELU's: the factor ½ is missing (Φ(x) = ½·(1 + "
-                "erf(x/√2)), and the tanh form starts with 0.5·x)"
+                "your values are twice GELU's: the factor ½ is missing (compare with the "
+                "formula of section 1 and the docstring)"
             )
         if same(0.5 * gelu_np(z, approximate)):
             return "your values are half of GELU's: the factor ½ appears twice"
         if same(z * 0.5 * (1.0 + special.erf(z))):
-            return "Φ(x) = ½·(1 + erf(x/√2)): the argument of erf is x divided by √2"
+            return (
+                "the argument of erf is not scaled: erf belongs to a normal distribution of "
+                "variance ½, so Φ (variance 1) rescales x first (section 1's formula)"
+            )
         if same(z * 0.5 * (1.0 + special.erf(z * math.sqrt(2.0)))):
-            return "Φ(x) = ½·(1 + erf(x/√2)): divide x by √2, don't multiply"
+            return (
+                "the argument of erf is scaled the wrong way: compare with section 1's "
+                "formula for Φ, which shrinks x rather than stretching it"
+            )
         if same(0.5 * (1.0 + special.erf(z / math.sqrt(2.0)))):
             return "this is Φ(x) alone: GELU is x·Φ(x), multiply by x"
         if same(z * phi * phi) or same(z * np.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)):
-            return "GELU is x·Φ(x) with Φ the normal *CDF* ½·(1 + erf(x/√2)), nothing more"
+            return (
+                "GELU is x·Φ(x) with Φ the standard normal *CDF* (section 1), not its "
+                "density or a power of it"
+            )
         # the usual wrong scale constants, tested directly (the fit below is ill-conditioned
         # where a too-large scale saturates tanh on most inputs)
         for wrong in (math.sqrt(2.0 * math.pi), 2.0 / math.pi, math.sqrt(1.0 / math.pi), 1.0):
             if same(0.5 * z * (1.0 + np.tanh(wrong * (z + 0.044715 * z**3)))):
-                return (
-                    f"your tanh form scales its argument by ≈ {wrong:.4g}: the factor in front "
-                    "of (x + 0.044715·x³) must be √(2/π) (compute it, e.g. "
-                    "math.sqrt(2 / math.pi))"
-                )
+                return _scale_hint(wrong)
         fitted = _fit_tanh_form(z, got)
         if fitted is not None:
             k, c = fitted
             if not math.isclose(k, SQRT_2_OVER_PI, rel_tol=1e-3):
-                return (
-                    f"your tanh form scales its argument by ≈ {k:.4g}: the factor in front of "
-                    "(x + 0.044715·x³) must be √(2/π) (compute it, e.g. math.sqrt(2 / math.pi))"
-                )
+                return _scale_hint(k)
             if not approximate:
                 return "approximate=False asks for the exact form with tf.math.erf, not tanh"
             return (
                 f"your values follow a tanh form whose cubic coefficient is ≈ {c:.4g}: check "
-                "the constant in front of x³ (and √(2/π)) against Hendrycks & Gimpel's formula"
+                "the constant in front of x³ against Hendrycks & Gimpel's formula in the "
+                "docstring"
             )
         return (
-            "exact GELU is x·Φ(x) = 0.5·x·(1 + erf(x/√2)); with approximate=True use the tanh "
-            "form of Hendrycks & Gimpel"
+            "GELU is x·Φ(x) with Φ the standard normal CDF, written with erf in section 1 "
+            "(approximate=False), or the docstring's tanh form (approximate=True): compare "
+            "your formula with them term by term"
         )
 
     return hint
@@ -446,8 +463,8 @@ def _swiglu_hint(x, weights, got) -> str:
     if same((a * silu(b)) @ w2):
         return (
             "the SiLU gate acts on x·V (the second weight) instead of x·W (the first): either "
-            "the gate is on the wrong branch, or W and V were created in the wrong order — "
-            "layer.weights must be [W, V, W₂] and the gate is silu(x·W)"
+            "the gate is on the wrong branch, or W and V were created in the wrong order (the "
+            "docstring gives both the formula and the order of layer.weights)"
         )
     if same((special.expit(a) * b) @ w2):
         return "the gate uses the logistic sigmoid (that is GLU, Dauphin et al. 2017): SwiGLU's gate is SiLU, t·σ(t)"
@@ -460,12 +477,18 @@ def _swiglu_hint(x, weights, got) -> str:
     if same((silu(a) * silu(b)) @ w2):
         return "only the x·W branch goes through SiLU; the x·V branch stays linear"
     if same(silu(a) @ w2) or same(silu(a * b) @ w2):
-        return "the gated product is silu(x·W) ⊙ (x·V): multiply the two branches elementwise after the gate"
+        return (
+            "the value branch x·V is missing from the product: multiply the two branches "
+            "elementwise after the gate"
+        )
     if same((silu(a) + b) @ w2):
         return "the branches are combined by an elementwise product (⊙), not a sum"
     if same(silu((silu(a) * b) @ w2)) or same(silu((a * b) @ w2)):
         return "no activation after W₂: the layer's output is linear in the gated hidden units"
-    return "SwiGLU(x) = (silu(x·W) ⊙ (x·V))·W₂ with the weights [W, V, W₂] and no biases"
+    return (
+        "compare call() with the docstring's formula term by term: the gate on the x·W "
+        "branch, the elementwise product with x·V, then W₂, and no biases"
+    )
 
 
 def _describe_weights(layer) -> str:
@@ -546,16 +569,13 @@ def _check_swiglu(SwiGLU) -> None:  # noqa: N803 - the exercise's name
     """A Keras layer (silu(x·W) ⊙ (x·V))·W₂ with weights [W, V, W₂], no biases: shapes,
     values for random weights, fresh random init, gradients, tf.function, in a model."""
     import keras
-    import tensorflow as tf
-
-    from relu_course.after_relu import swiglu_np, swiglu_parameter_count
 
     check = Check("SwiGLU", SwiGLU, is_class=True)
     if not issubclass(SwiGLU, keras.layers.Layer):
         check.fail(
             "SwiGLU is not a keras.layers.Layer subclass",
-            hint="class SwiGLU(keras.layers.Layer): ... and call super().__init__(**kwargs) "
-            "in __init__",
+            hint="SwiGLU must subclass keras.layers.Layer and hand its keyword arguments on "
+            "to the parent's __init__ (section 3 shows the pattern of a custom layer)",
         )
     rng = check.rng
     logger, level = _quiet_retracing()
@@ -566,126 +586,149 @@ def _check_swiglu(SwiGLU) -> None:  # noqa: N803 - the exercise's name
                 hidden = int(rng.integers(11, 17))
                 out = int(rng.integers(2, 5))
                 batch = int(rng.integers(6, 12))
-                x = rng.normal(size=(batch, d)).astype(np.float32)
-                on = f"SwiGLU({hidden}, {out}) on x = {describe(x)}"
-                layer = _make(check, SwiGLU, hidden, out, on)
-                first = check.call(
-                    tf.constant(x), on=on, target=lambda t, lay=layer: lay(t), stub=False
-                )
-                first = check.expect_tensor(first, on)
-                if tuple(first.shape) != (batch, out):
-                    check.fail(
-                        f"SwiGLU returned shape {tuple(first.shape)}, expected {(batch, out)}",
-                        on=on,
-                        hint="(batch, d) · W → (batch, hidden); the gated product times W₂ → "
-                        "(batch, output_units)",
-                    )
-                initial = _check_weights(check, layer, d, hidden, out, on)
-                if any(np.all(w == 0) for w in initial) or np.array_equal(initial[0], initial[1]):
-                    check.fail(
-                        "SwiGLU's initial weights are all zero, or W and V start identical",
-                        on=on,
-                        hint="initialise every matrix randomly and independently (e.g. "
-                        "initializer='glorot_uniform', as Dense): zero or identical weights "
-                        "stay symmetric and cannot learn different units",
-                    )
-                want = swiglu_np(x, *initial)
-                _expect_close(
-                    check,
-                    first.numpy(),
-                    want,
-                    on,
-                    rtol=1e-4,
-                    atol=1e-5,
-                    what="SwiGLU's output does not match (silu(x·W) ⊙ (x·V))·W₂ computed "
-                    "from its own weights",
-                    hint=_swiglu_hint(x, initial, first.numpy()),
-                )
-                # random weights of a larger scale reach SiLU's negative region too
-                weights = [
-                    rng.normal(scale=1.0, size=(d, hidden)),
-                    rng.normal(scale=1.0, size=(d, hidden)),
-                    rng.normal(scale=0.5, size=(hidden, out)),
-                ]
-                layer.set_weights([w.astype(np.float32) for w in weights])
-                x2 = rng.normal(size=(batch, d)).astype(np.float32)
-                on2 = f"SwiGLU({hidden}, {out}) with random weights set, x = {describe(x2)}"
-                got = check.call(tf.constant(x2), on=on2, target=lambda t, lay=layer: lay(t))
-                got = np.asarray(check.expect_tensor(got, on2))
-                want = swiglu_np(x2, *[w.astype(np.float32) for w in weights])
-                _expect_close(
-                    check,
-                    got,
-                    want,
-                    on2,
-                    rtol=1e-4,
-                    atol=1e-5 * max(1.0, float(np.max(np.abs(want)))),
-                    what="SwiGLU gives wrong outputs for weights set with set_weights",
-                    hint=_swiglu_hint(x2, weights, got),
-                )
-                graph = tf.function(lambda t, lay=layer: lay(t), autograph=False)
-                try:
-                    traced = check.call(tf.constant(x2), on=on2, target=graph, stub=False)
-                except AssertionError as error:
-                    check.fail(
-                        "SwiGLU works eagerly but fails inside tf.function: "
-                        + str(error).splitlines()[0].removeprefix("SwiGLU ").rstrip("."),
-                        on=on2,
-                        hint="use TensorFlow or keras.ops operations in call(), no NumPy and "
-                        "no .numpy()",
-                    )
-                _expect_close(
-                    check,
-                    np.asarray(traced),
-                    want,
-                    on2,
-                    rtol=1e-4,
-                    atol=1e-5 * max(1.0, float(np.max(np.abs(want)))),
-                    what="SwiGLU gives different values inside tf.function",
-                )
-                with tf.GradientTape() as tape:
-                    loss = tf.reduce_sum(tf.square(layer(tf.constant(x2))))
-                grads = tape.gradient(loss, layer.trainable_weights)
-                if any(g is None or not np.any(np.asarray(g)) for g in grads):
-                    check.fail(
-                        "no gradient reaches some of SwiGLU's weights",
-                        on=on2,
-                        hint="compute call() from x and the three weights with TensorFlow "
-                        "ops, so that autodiff reaches W, V and W₂",
-                    )
-            # a second instance, another input size, inside a model
-            d2 = int(rng.integers(12, 20))
-            hidden2, out2 = int(rng.integers(5, 9)), int(rng.integers(3, 6))
-            on = f"keras.Sequential([keras.Input(({d2},)), SwiGLU({hidden2}, {out2})])"
-            first_layer = layer
-            second = _make(check, SwiGLU, hidden2, out2, on)
-            model = check.call(
-                on=on,
-                stub=False,
-                target=lambda d=d2, lay=second: keras.Sequential([keras.Input((d,)), lay]),
-            )
-            _check_weights(check, second, d2, hidden2, out2, on)
-            if any(w1 is w2 for w1 in first_layer.weights for w2 in second.weights):
-                check.fail(
-                    "two SwiGLU layers share weights",
-                    on=on,
-                    hint="create the weights per instance, in build() (self.add_weight)",
-                )
-            expected_params = swiglu_parameter_count(d2, hidden2, out2)
-            if model.count_params() != expected_params:
-                check.fail(
-                    "the model's parameter count is wrong",
-                    on=on,
-                    expected=str(expected_params),
-                    got=str(model.count_params()),
-                    hint="the layer holds W, V (d × hidden) and W₂ (hidden × output), nothing more",
-                )
+                layer = _check_fresh_layer(check, SwiGLU, rng, d, hidden, out, batch)
+                _check_set_weights(check, layer, rng, d, hidden, out, batch)
+            _check_in_a_model(check, SwiGLU, rng, first_layer=layer)
     finally:
         logger.setLevel(level)
     check.passed(
         "weights [W, V, W₂] without biases, outputs for own and random weights, tf.function, "
         "gradients to all three, in a Sequential model with the right parameter count"
     )
+
+
+def _check_fresh_layer(check: Check, SwiGLU, rng, d: int, hidden: int, out: int, batch: int):  # noqa: N803
+    """A new layer's first call: output shape, its weights (count, shapes, order, random
+    and independent initial values), and output from those weights. Returns the layer."""
+    import tensorflow as tf
+
+    from relu_course.after_relu import swiglu_np
+
+    x = rng.normal(size=(batch, d)).astype(np.float32)
+    on = f"SwiGLU({hidden}, {out}) on x = {describe(x)}"
+    layer = _make(check, SwiGLU, hidden, out, on)
+    first = check.call(tf.constant(x), on=on, target=lambda t, lay=layer: lay(t), stub=False)
+    first = check.expect_tensor(first, on)
+    if tuple(first.shape) != (batch, out):
+        check.fail(
+            f"SwiGLU returned shape {tuple(first.shape)}, expected {(batch, out)}",
+            on=on,
+            hint="(batch, d) · W → (batch, hidden); the gated product times W₂ → "
+            "(batch, output_units)",
+        )
+    initial = _check_weights(check, layer, d, hidden, out, on)
+    if any(np.all(w == 0) for w in initial) or np.array_equal(initial[0], initial[1]):
+        check.fail(
+            "SwiGLU's initial weights are all zero, or W and V start identical",
+            on=on,
+            hint="initialise every matrix randomly and independently, as the docstring "
+            "says: zero or identical weights stay symmetric and cannot learn different units",
+        )
+    _expect_close(
+        check,
+        first.numpy(),
+        swiglu_np(x, *initial),
+        on,
+        rtol=1e-4,
+        atol=1e-5,
+        what="SwiGLU's output does not match (silu(x·W) ⊙ (x·V))·W₂ computed from its own weights",
+        hint=_swiglu_hint(x, initial, first.numpy()),
+    )
+    return layer
+
+
+def _check_set_weights(check: Check, layer, rng, d: int, hidden: int, out: int, batch: int):
+    """Weights of a larger scale set with set_weights (they reach SiLU's negative region):
+    outputs, the same values inside tf.function, and a gradient to every weight."""
+    import tensorflow as tf
+
+    from relu_course.after_relu import swiglu_np
+
+    weights = [
+        rng.normal(scale=1.0, size=(d, hidden)),
+        rng.normal(scale=1.0, size=(d, hidden)),
+        rng.normal(scale=0.5, size=(hidden, out)),
+    ]
+    layer.set_weights([w.astype(np.float32) for w in weights])
+    x2 = rng.normal(size=(batch, d)).astype(np.float32)
+    on2 = f"SwiGLU({hidden}, {out}) with random weights set, x = {describe(x2)}"
+    got = check.call(tf.constant(x2), on=on2, target=lambda t, lay=layer: lay(t))
+    got = np.asarray(check.expect_tensor(got, on2))
+    want = swiglu_np(x2, *[w.astype(np.float32) for w in weights])
+    atol = 1e-5 * max(1.0, float(np.max(np.abs(want))))
+    _expect_close(
+        check,
+        got,
+        want,
+        on2,
+        rtol=1e-4,
+        atol=atol,
+        what="SwiGLU gives wrong outputs for weights set with set_weights",
+        hint=_swiglu_hint(x2, weights, got),
+    )
+    graph = tf.function(lambda t, lay=layer: lay(t), autograph=False)
+    try:
+        traced = check.call(tf.constant(x2), on=on2, target=graph, stub=False)
+    except AssertionError as error:
+        check.fail(
+            "SwiGLU works eagerly but fails inside tf.function: "
+            + str(error).splitlines()[0].removeprefix("SwiGLU ").rstrip("."),
+            on=on2,
+            hint="use TensorFlow or keras.ops operations in call(), no NumPy and no .numpy()",
+        )
+    _expect_close(
+        check,
+        np.asarray(traced),
+        want,
+        on2,
+        rtol=1e-4,
+        atol=atol,
+        what="SwiGLU gives different values inside tf.function",
+    )
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(tf.square(layer(tf.constant(x2))))
+    grads = tape.gradient(loss, layer.trainable_weights)
+    if any(g is None or not np.any(np.asarray(g)) for g in grads):
+        check.fail(
+            "no gradient reaches some of SwiGLU's weights",
+            on=on2,
+            hint="compute call() from x and the three weights with TensorFlow ops, so that "
+            "autodiff reaches W, V and W₂",
+        )
+
+
+def _check_in_a_model(check: Check, SwiGLU, rng, first_layer) -> None:  # noqa: N803
+    """A second instance, for another input size, inside keras.Sequential: its own weights
+    (not shared with ``first_layer``) and the model's parameter count."""
+    import keras
+
+    from relu_course.after_relu import swiglu_parameter_count
+
+    d2 = int(rng.integers(12, 20))
+    hidden2, out2 = int(rng.integers(5, 9)), int(rng.integers(3, 6))
+    on = f"keras.Sequential([keras.Input(({d2},)), SwiGLU({hidden2}, {out2})])"
+    second = _make(check, SwiGLU, hidden2, out2, on)
+    model = check.call(
+        on=on,
+        stub=False,
+        target=lambda d=d2, lay=second: keras.Sequential([keras.Input((d,)), lay]),
+    )
+    _check_weights(check, second, d2, hidden2, out2, on)
+    if any(w1 is w2 for w1 in first_layer.weights for w2 in second.weights):
+        check.fail(
+            "two SwiGLU layers share weights",
+            on=on,
+            hint="create the weights per instance, in build() (self.add_weight)",
+        )
+    expected_params = swiglu_parameter_count(d2, hidden2, out2)
+    if model.count_params() != expected_params:
+        check.fail(
+            "the model's parameter count is wrong",
+            on=on,
+            expected=str(expected_params),
+            got=str(model.count_params()),
+            hint="the layer holds W, V (d × hidden) and W₂ (hidden × output), nothing more",
+        )
 
 
 # ------------------------------------------------------------------ grading probes
