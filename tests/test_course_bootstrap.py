@@ -185,3 +185,68 @@ def test_both_modes_start_kernels_over_ipc(tmp_path, monkeypatch):
         )
         assert config["KernelManager"] == {"transport": "ipc"}, mode
         assert config["MultiKernelManager"]["default_kernel_name"] == "relu-course", mode
+
+
+# ------------------------------------------------ the other first-hour items (issue 14)
+def test_doctor_says_how_to_put_relu_course_on_path(monkeypatch, capsys):
+    """`relu-course on PATH: no` comes with the command that fixes it; TF32 reads
+    "n/a (no GPU)" where there is no GPU."""
+    import argparse
+    import shutil
+
+    import tensorflow as tf
+
+    from relu_course import cli
+
+    monkeypatch.setattr(shutil, "which", lambda *a, **k: None)
+    cli._doctor(argparse.Namespace(fix=False))
+    rows = dict(line.strip().split("  ", 1) for line in capsys.readouterr().out.splitlines()[1:])
+    rows = {key.strip(): value.strip() for key, value in rows.items()}
+    bindir = os.path.dirname(sys.executable)
+    assert rows["relu-course on PATH"] == (
+        f"no: run `source {bindir}/activate` first, or call {bindir}/relu-course"
+    )
+    gpus = [d for d in tf.config.list_logical_devices() if d.device_type == "GPU"]
+    assert rows["tf32"] in (("on", "off") if gpus else ("n/a (no GPU)",))
+
+
+def test_a_claim_left_as_a_cells_value_prints_once(tmp_path, monkeypatch, capfd):
+    """`ledger.claim(...)` as the last line of a cell: its verdict line, not also the
+    `Claim(...)` repr IPython would display for the returned value."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    monkeypatch.setenv("RELU_COURSE_CLAIMS", str(tmp_path / "claims.jsonl"))
+    shell = InteractiveShell.instance()
+    try:
+        result = shell.run_cell(
+            "from relu_course import ledger\n"
+            'ledger.claim("shown_once", 1.0, expect=(0, 2), source="test")\n'
+        )
+    finally:
+        InteractiveShell.clear_instance()
+    result.raise_error()
+    out = capfd.readouterr().out
+    assert out.count("[claim shown_once]") == 1, out
+    assert "Claim(" not in out, out
+
+
+def test_checkpoints_of_opened_solutions_never_reach_the_release(tmp_path):
+    """An instructor who opens a solution notebook gets a full copy of it in
+    .ipynb_checkpoints/: `relu-course release` must not publish it."""
+    import shutil
+
+    from relu_course.release import generate_release
+
+    course = tmp_path / "course"
+    source = course / "solutions" / "00_welcome"
+    shutil.copytree(ROOT / "solutions" / "00_welcome", source)
+    shutil.copy(ROOT / "nbgrader_config.py", course)
+    for hidden in (source / ".ipynb_checkpoints", course / "solutions" / ".ipynb_checkpoints"):
+        hidden.mkdir()
+        shutil.copy(source / "00_welcome.ipynb", hidden / "00_welcome-checkpoint.ipynb")
+        # a text file opened in JupyterLab gets a checkpoint too
+        (hidden / "answers-checkpoint.yaml").write_text("add_one: x + 1\n")
+    written = generate_release(course)
+    assert written == [course / "notebooks" / "00_welcome" / "00_welcome.ipynb"]
+    assert _visible_tree(course / "notebooks") == {"00_welcome", "00_welcome/00_welcome.ipynb"}
+    assert "### BEGIN SOLUTION" not in written[0].read_text()
