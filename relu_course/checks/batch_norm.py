@@ -36,18 +36,18 @@ def _bn_variants(x, gamma, beta, eps):
     mean, var = x.mean(0), x.var(0)
     return {
         "the variance is divided by n − 1 (unbiased); BN (Keras, Ioffe & Szegedy) uses the "
-        "biased batch variance, np.var(x, axis=0) with the default ddof=0": (x - mean)
+        "biased batch variance, divided by n, as the docstring says": (x - mean)
         / np.sqrt(x.var(0, ddof=1) + eps)
         * gamma
         + beta,
-        "eps is added outside the square root; it belongs inside: (x − mean) / sqrt(var + eps)": (
+        "eps is added outside the square root; the docstring puts it inside, with the variance": (
             x - mean
         )
         / (np.sqrt(var) + eps)
         * gamma
         + beta,
         "the statistics are taken over the features (axis 1); BN normalises each feature "
-        "over the batch axis (axis=0)": (x - x.mean(1, keepdims=True))
+        "over the batch, the first axis": (x - x.mean(1, keepdims=True))
         / np.sqrt(x.var(1, keepdims=True) + eps)
         * gamma
         + beta,
@@ -75,8 +75,9 @@ def _bn_hint(x, gamma, beta, eps, got) -> str:
         if wrong.shape == got.shape and np.allclose(got, wrong, rtol=1e-4, atol=1e-4):
             return hint
     return (
-        "training-mode BN is (x − mean) / sqrt(var + eps) · gamma + beta, with mean and "
-        "(biased) var of each feature over the batch axis"
+        "training-mode BN standardises each feature with its own batch mean and biased batch "
+        "variance (eps inside the square root), then scales by gamma and shifts by beta: "
+        "compare your steps with section 1"
     )
 
 
@@ -158,13 +159,15 @@ def check_update_moving_average(update_moving_average) -> None:
             if np.allclose(got, pytorch, rtol=1e-5, atol=1e-5):
                 hint = (
                     "this is PyTorch's convention, where momentum weights the *new* batch "
-                    "value; in Keras momentum weights the old moving value: "
-                    "momentum·moving + (1 − momentum)·batch_value"
+                    "value; in Keras momentum weights the old moving value (see the docstring)"
                 )
             elif momentum is None:
                 hint = "the default momentum is Keras's 0.99"
             else:
-                hint = "moving ← momentum·moving + (1 − momentum)·batch_value"
+                hint = (
+                    "the update is a weighted average of the old moving value and the batch "
+                    "value, with weights momentum and 1 − momentum (section 2)"
+                )
             check.expect_close(got, expected, on, rtol=1e-5, atol=1e-5, hint=hint)
         # The reference Keras itself uses: one training-mode call of a BN layer.
         momentum = float(rng.uniform(0.6, 0.99))
@@ -232,97 +235,9 @@ def check_bn_relu_block(bn_relu_block) -> None:
     for order in ("before", "after"):
         units = int(rng.integers(4, 24))
         on = f"units = {units}, order = {order!r}"
-        layers = check.call(units, order, on=on)
-        if isinstance(layers, keras.Sequential):
-            layers = list(layers.layers)
-        if not isinstance(layers, list | tuple) or not all(
-            isinstance(layer, keras.layers.Layer) for layer in layers
-        ):
-            check.fail(
-                f"bn_relu_block returned {describe(layers)}, not a list of Keras layers",
-                on=on,
-                hint="return e.g. [layers.Dense(...), layers.BatchNormalization(), layers.ReLU()]",
-            )
-        kinds = _describe_layers(layers)
-        dense = [layer for layer in layers if isinstance(layer, keras.layers.Dense)]
-        bns = [layer for layer in layers if isinstance(layer, keras.layers.BatchNormalization)]
-        relus = [layer for layer in layers if _is_relu(layer)]
-        folded_relu = any(
-            getattr(getattr(d, "activation", None), "__name__", "") == "relu" for d in dense
-        )
-        if len(dense) != 1 or len(bns) != 1:
-            check.fail(
-                f"the block is {kinds}; expected exactly one Dense and one BatchNormalization",
-                on=on,
-            )
-        if dense[0].units != units:
-            check.fail(f"the Dense layer has {dense[0].units} units, expected {units}", on=on)
-        if not (bns[0].scale and bns[0].center):
-            check.fail(
-                "the BatchNormalization layer has no learned "
-                + (
-                    "scale gamma (scale=False)" if not bns[0].scale else "shift beta (center=False)"
-                ),
-                on=on,
-                hint="the block uses BN as Ioffe & Szegedy define it, with both learned "
-                "parameters (Keras's defaults): the grader sets gamma and beta itself",
-            )
-        if not relus and not folded_relu:
-            check.fail(
-                f"the block {kinds} has no ReLU",
-                on=on,
-                hint="add layers.ReLU() (or layers.Activation('relu')) at the right place",
-            )
-        position = {id(layer): i for i, layer in enumerate(layers)}
-        if order == "before":
-            if dense[0].use_bias:
-                check.fail(
-                    f"with order='before' the Dense layer has a bias ({kinds})",
-                    on=on,
-                    hint="BN subtracts the batch mean, so a bias before it does nothing: "
-                    "use Dense(units, use_bias=False) (BN's beta is the bias)",
-                )
-            if folded_relu or not (
-                position[id(dense[0])] < position[id(bns[0])] < position[id(relus[0])]
-            ):
-                check.fail(
-                    f"with order='before' the layers must be Dense → BatchNormalization "
-                    f"→ ReLU, got {kinds}"
-                    + (" with the ReLU inside the Dense layer" if folded_relu else ""),
-                    on=on,
-                    hint="'before' means BN is applied before the ReLU: "
-                    "keep the Dense layer linear",
-                )
-        else:
-            relu_at = position[id(dense[0])] if folded_relu else position[id(relus[0])]
-            if not (position[id(dense[0])] <= relu_at < position[id(bns[0])]):
-                check.fail(
-                    f"with order='after' the layers must be Dense → ReLU → "
-                    f"BatchNormalization, got {kinds}",
-                    on=on,
-                    hint="'after' means BN normalises the ReLU's output",
-                )
-        # The forward pass, with random BN parameters, against a NumPy reference.
-        model = keras.Sequential([keras.Input((5,)), *layers])
-        bn = bns[0]
-        if bn.gamma is not None:
-            bn.gamma.assign(rng.uniform(0.5, 2.0, size=units).astype(np.float32))
-        if bn.beta is not None:
-            bn.beta.assign(rng.normal(size=units).astype(np.float32))
-        if dense[0].use_bias:
-            dense[0].bias.assign(rng.normal(size=units).astype(np.float32))
-        x = rng.normal(size=(16, 5)).astype(np.float32)
-        got = np.asarray(model(x, training=True))
-        check.expect_close(
-            got,
-            _reference_block(layers, x, order),
-            on + ", training mode",
-            rtol=1e-3,
-            atol=1e-3,
-            what=f"the block with order={order!r} computes the wrong function",
-            hint="check the order of the layers and that BN is not "
-            "configured differently (axis=-1)",
-        )
+        layers = _block_layers(check, check.call(units, order, on=on), on)
+        dense, bn = _check_block_structure(check, layers, units, order, on)
+        _check_block_forward(check, layers, dense, bn, units, order, rng, on)
         again = check.call(units, order, on=on)
         again = list(again.layers) if isinstance(again, keras.Sequential) else list(again)
         if any(a is b for a in again for b in layers):
@@ -331,7 +246,130 @@ def check_bn_relu_block(bn_relu_block) -> None:
                 on=on,
                 hint="create new layers on every call, so that blocks can be stacked",
             )
-    # A real model of two blocks of each kind, trained briefly.
+    _check_blocks_train(check, rng)
+    check.passed("before and after orders, forward pass in training mode, a short fit")
+
+
+def _block_layers(check: Check, layers, on: str) -> list:
+    """The block as a list of Keras layers (a Sequential's layers are accepted)."""
+    import keras
+
+    if isinstance(layers, keras.Sequential):
+        layers = list(layers.layers)
+    if not isinstance(layers, list | tuple) or not all(
+        isinstance(layer, keras.layers.Layer) for layer in layers
+    ):
+        check.fail(
+            f"bn_relu_block returned {describe(layers)}, not a list of Keras layers",
+            on=on,
+            hint="return a Python list of newly created Keras layer objects, in the order "
+            "the docstring gives for this `order`",
+        )
+    return layers
+
+
+def _check_block_structure(check: Check, layers, units: int, order: str, on: str):
+    """One Dense of ``units`` units, one BatchNormalization with gamma and beta, a plain
+    ReLU, in the order ``order`` asks for (no bias before BN). Returns (dense, bn)."""
+    import keras
+
+    kinds = _describe_layers(layers)
+    dense = [layer for layer in layers if isinstance(layer, keras.layers.Dense)]
+    bns = [layer for layer in layers if isinstance(layer, keras.layers.BatchNormalization)]
+    relus = [layer for layer in layers if _is_relu(layer)]
+    folded_relu = any(
+        getattr(getattr(d, "activation", None), "__name__", "") == "relu" for d in dense
+    )
+    if len(dense) != 1 or len(bns) != 1:
+        check.fail(
+            f"the block is {kinds}; expected exactly one Dense and one BatchNormalization",
+            on=on,
+            hint="batch normalization normalises each unit over the batch (section 1): "
+            "keras.layers.BatchNormalization, not another normalisation layer, and a single "
+            "Dense layer per block",
+        )
+    if dense[0].units != units:
+        check.fail(
+            f"the Dense layer has {dense[0].units} units, expected {units}",
+            on=on,
+            hint="the Dense layer's width is the `units` argument",
+        )
+    if not (bns[0].scale and bns[0].center):
+        check.fail(
+            "the BatchNormalization layer has no learned "
+            + ("scale gamma (scale=False)" if not bns[0].scale else "shift beta (center=False)"),
+            on=on,
+            hint="the block uses BN as Ioffe & Szegedy define it, with both learned "
+            "parameters (Keras's defaults): the grader sets gamma and beta itself",
+        )
+    if not relus and not folded_relu:
+        check.fail(
+            f"the block {kinds} has no ReLU",
+            on=on,
+            hint="the block needs a plain ReLU (no leak, no cap such as ReLU6) where the "
+            "docstring's order puts it",
+        )
+    position = {id(layer): i for i, layer in enumerate(layers)}
+    if order == "before":
+        if dense[0].use_bias:
+            check.fail(
+                f"with order='before' the Dense layer has a bias ({kinds})",
+                on=on,
+                hint="BN subtracts the batch mean, so a bias before it does nothing: turn "
+                "the Dense layer's bias off (BN's beta takes its place)",
+            )
+        if folded_relu or not (
+            position[id(dense[0])] < position[id(bns[0])] < position[id(relus[0])]
+        ):
+            check.fail(
+                f"with order='before' the layers must be Dense → BatchNormalization "
+                f"→ ReLU, got {kinds}"
+                + (" with the ReLU inside the Dense layer" if folded_relu else ""),
+                on=on,
+                hint="'before' means BN is applied before the ReLU: keep the Dense layer linear",
+            )
+    else:
+        relu_at = position[id(dense[0])] if folded_relu else position[id(relus[0])]
+        if not (position[id(dense[0])] <= relu_at < position[id(bns[0])]):
+            check.fail(
+                f"with order='after' the layers must be Dense → ReLU → "
+                f"BatchNormalization, got {kinds}",
+                on=on,
+                hint="'after' means BN normalises the ReLU's output",
+            )
+    return dense[0], bns[0]
+
+
+def _check_block_forward(check: Check, layers, dense, bn, units: int, order: str, rng, on: str):
+    """The block's forward pass in training mode, with random BN parameters (and bias),
+    against a NumPy reference computed from the layers' own weights."""
+    import keras
+
+    model = keras.Sequential([keras.Input((5,)), *layers])
+    if bn.gamma is not None:
+        bn.gamma.assign(rng.uniform(0.5, 2.0, size=units).astype(np.float32))
+    if bn.beta is not None:
+        bn.beta.assign(rng.normal(size=units).astype(np.float32))
+    if dense.use_bias:
+        dense.bias.assign(rng.normal(size=units).astype(np.float32))
+    x = rng.normal(size=(16, 5)).astype(np.float32)
+    got = np.asarray(model(x, training=True))
+    check.expect_close(
+        got,
+        _reference_block(layers, x, order),
+        on + ", training mode",
+        rtol=1e-3,
+        atol=1e-3,
+        what=f"the block with order={order!r} computes the wrong function",
+        hint="check the order of the layers and that BN is not configured differently (axis=-1)",
+    )
+
+
+def _check_blocks_train(check: Check, rng) -> None:
+    """A model of one block of each order, fitted for two epochs: finite loss, and BN's
+    moving mean updated."""
+    import keras
+
     x = rng.normal(size=(96, 6)).astype(np.float32)
     y = (x[:, 0] + x[:, 1] > 0).astype(np.int32)
     stack = [keras.Input((6,))]
@@ -355,6 +393,8 @@ def check_bn_relu_block(bn_relu_block) -> None:
         check.fail(
             "a model built from your blocks produced a non-finite loss in training",
             got=str(history.history["loss"]),
+            hint="look for a layer that divides by a batch statistic without eps, or an "
+            "activation that grows without bound",
         )
     if any(
         np.array_equal(b, np.asarray(bn.moving_mean)) for b, bn in zip(before, bns, strict=True)
@@ -363,7 +403,6 @@ def check_bn_relu_block(bn_relu_block) -> None:
             "training a model built from your blocks did not update BN's moving mean",
             hint="use keras.layers.BatchNormalization() (not a frozen or custom layer)",
         )
-    check.passed("before and after orders, forward pass in training mode, a short fit")
 
 
 # ------------------------------------------------------------------ batchnorm_backward
@@ -401,7 +440,7 @@ def _dx_variants(dout, x, gamma, eps, explicit_eps) -> dict[str, np.ndarray]:
     h = (dout * x_hat).mean(0)
     variants = {
         "the path through the variance is missing: σ² depends on every x_i, so each x_i also "
-        "receives a share of the gradient that reaches σ² (through 1/√(σ² + eps))": (
+        "receives a share of the gradient that reaches σ² (through the normalising scale)": (
             gamma * inv * (dout - g)
         ),
         "the path through the mean is missing: μ depends on every x_i, so each x_i also "
@@ -423,8 +462,8 @@ def _dx_variants(dout, x, gamma, eps, explicit_eps) -> dict[str, np.ndarray]:
         "BN uses the biased batch variance (divide by n)": _backward_parts(
             dout, x, gamma, eps, ddof=1
         )[0],
-        "dx is the gradient of BN with eps outside the square root; eps belongs inside: "
-        "1/√(σ² + eps)": _backward_parts(dout, x, gamma, eps, eps_outside=True)[0],
+        "dx is the gradient of BN with eps outside the square root; as in the forward pass, "
+        "eps belongs inside it": _backward_parts(dout, x, gamma, eps, eps_outside=True)[0],
     }
     if explicit_eps:
         variants["eps looks fixed at 1e-3: use the eps argument you are given"] = (
@@ -524,7 +563,7 @@ def check_batchnorm_backward(batchnorm_backward) -> None:
                 check.fail(
                     f"batchnorm_backward returned {describe(result)}, not a tuple of three arrays",
                     on=on,
-                    hint="return dx, dgamma, dbeta (in that order)",
+                    hint="return the three gradients as one tuple, in the docstring's order",
                 )
             got = [check.expect_array(part, on) for part in result]
             expected = _tape_gradients(dout, x, gamma, used_eps)
