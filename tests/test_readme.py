@@ -43,6 +43,18 @@ def test_committed_ledger_is_a_full_run_whose_claims_hold():
     assert not failing, f"claims that did not hold in the committed run: {failing}"
 
 
+def test_every_claim_says_what_result_would_refute_it():
+    """COURSE.md principle 7: a claim states the result that would make it fail, so that a
+    reader can see the metric was able to show it."""
+    claims = read_claims(ROOT / "benchmarks" / "claims.jsonl")
+    says = re.compile(r"\b(refuted|fails?|holds only)\b", re.I)
+    silent = [c["id"] for c in claims if not says.search(c.get("description") or "")]
+    assert not silent, (
+        "claims whose description does not say what result would refute them "
+        f"('refuted if …', 'fails unless …'): {silent}"
+    )
+
+
 def test_learning_path_names_every_graded_exercise_in_its_row():
     rows = {
         m.group(1): m.group(0)
