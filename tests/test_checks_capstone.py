@@ -67,8 +67,8 @@ def _population_std(records):
 SUMMARY_CORRECT = {"agg": _agg, "numpy_loops": _with_numpy, "select_dtypes": _select_dtypes}
 
 SUMMARY_WRONG = {
-    "ascending_sort": (lambda r: _agg(r).sort_values("val_accuracy_mean"), "ascending=false"),
-    "population_std": (_population_std, "ddof=1"),
+    "ascending_sort": (lambda r: _agg(r).sort_values("val_accuracy_mean"), "worst first"),
+    "population_std": (_population_std, "sample standard deviation"),
     "seed_averaged": (
         lambda r: (lambda f: f.set_axis([f"{m}_{s}" for m, s in f.columns], axis=1))(
             pd.DataFrame(r)

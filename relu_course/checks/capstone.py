@@ -47,8 +47,6 @@ def check_summarize_trials(summarize_trials) -> None:
 
 
 def _check_summary(check) -> None:
-    import pandas as pd
-
     from relu_course.capstone import summarize_trials as reference
 
     rng = check.rng
@@ -57,99 +55,118 @@ def _check_summary(check) -> None:
         on = f"{len(records)} records like {records[0]}" + (
             " (with a text column 'optimizer')" if text_column else ""
         )
-        try:
-            got = check.call(records, on=on)
-        except CheckFailed as error:
-            if text_column and " raised " in str(error):
-                check.fail(
-                    "summarize_trials fails when a record has a non-numeric column",
-                    on=on,
-                    hint="summarise numeric metrics only, e.g. "
-                    "select_dtypes('number') or numeric_only=True",
-                )
-            raise
+        got = _summary_of(check, records, on, text_column)
         expected = reference(records)
-        if not isinstance(got, pd.DataFrame):
+        _check_summary_layout(check, got, expected, on)
+        _check_summary_values(check, got, expected, records, on)
+
+
+def _summary_of(check, records, on: str, text_column: bool):
+    """The candidate's table for ``records``; a failure on a text column gets its hint."""
+    try:
+        return check.call(records, on=on)
+    except CheckFailed as error:
+        if text_column and " raised " in str(error):
             check.fail(
-                f"summarize_trials returned {type(got).__name__}, not a pandas DataFrame",
+                "summarize_trials fails when a record has a non-numeric column",
                 on=on,
-                got=got,
-                hint="build it with pandas: DataFrame(records).groupby(...)",
+                hint="summarise the numeric metrics only: a text column (here 'optimizer') "
+                "has no mean",
             )
-        if set(got.index) != set(expected.index):
-            check.fail(
-                "the DataFrame is not indexed by activation",
-                on=on,
-                expected=str(list(expected.index)),
-                got=str(list(got.index)[:8]),
-                hint="group by 'activation' and keep it as the index "
-                "(no reset_index, no as_index=False)",
-            )
-        columns = [str(c) for c in got.columns]
-        if "seed_mean" in columns or "seed_std" in columns:
-            check.fail(
-                "the seed was summarised as if it were a metric",
-                on=on,
-                got=str(columns),
-                hint="drop the 'seed' column before averaging: it is "
-                "a label of the trial, not a measurement",
-            )
-        if "optimizer_mean" in columns or any(c.startswith("activation_") for c in columns):
-            check.fail(
-                "a non-numeric column was summarised",
-                on=on,
-                got=str(columns),
-                hint="summarise numeric metrics only",
-            )
-        if set(columns) != set(expected.columns):
-            check.fail(
-                "wrong columns",
-                on=on,
-                expected=str(sorted(expected.columns)),
-                got=str(sorted(columns)),
-                hint="one <metric>_mean and one <metric>_std column per numeric metric "
-                "(seed excluded), e.g. val_accuracy_mean, val_accuracy_std",
-            )
-        ascending = list(expected.index[::-1])
-        if list(got.index) != list(expected.index):
-            hint = (
-                "sorted worst first: sort by val_accuracy_mean with ascending=False"
-                if list(got.index) == ascending
-                else "sort the rows by val_accuracy_mean, best (highest) first"
-            )
-            check.fail(
-                "the rows are in the wrong order",
-                on=on,
-                expected=str(list(expected.index)),
-                got=str(list(got.index)),
-                hint=hint,
-            )
-        frame = pd.DataFrame(records)
-        for column in expected.columns:
-            want = expected[column].to_numpy(dtype=np.float64)
-            have = np.asarray(got.loc[expected.index, column], dtype=np.float64)
-            if np.allclose(have, want, rtol=1e-6, atol=1e-9):
-                continue
-            hint = None
-            if column.endswith("_std"):
-                metric = column[:-4]
-                population = frame.groupby("activation")[metric].std(ddof=0)
-                if np.allclose(have, population.loc[expected.index], rtol=1e-6, atol=1e-9):
-                    hint = (
-                        "this is the population standard deviation (ddof=0, NumPy's "
-                        "default); report the sample standard deviation, ddof=1 (pandas' "
-                        "default)"
-                    )
-            check.expect_close(
-                have,
-                want,
-                on,
-                rtol=1e-6,
-                atol=1e-9,
-                what=f"column {column} has wrong values",
-                hint=hint
-                or "mean and sample std (ddof=1) of each metric over the seeds of each activation",
-            )
+        raise
+
+
+def _check_summary_layout(check, got, expected, on: str) -> None:
+    """A DataFrame indexed by activation, with one _mean and one _std column per numeric
+    metric (not the seed, no text column), rows best first."""
+    import pandas as pd
+
+    if not isinstance(got, pd.DataFrame):
+        check.fail(
+            f"summarize_trials returned {type(got).__name__}, not a pandas DataFrame",
+            on=on,
+            got=got,
+            hint="build a pandas DataFrame from the records and group it by activation",
+        )
+    if set(got.index) != set(expected.index):
+        check.fail(
+            "the DataFrame is not indexed by activation",
+            on=on,
+            expected=str(list(expected.index)),
+            got=str(list(got.index)[:8]),
+            hint="the activation names are the table's index (see the docstring): keep the "
+            "grouping key as the index instead of turning it back into a column",
+        )
+    columns = [str(c) for c in got.columns]
+    if "seed_mean" in columns or "seed_std" in columns:
+        check.fail(
+            "the seed was summarised as if it were a metric",
+            on=on,
+            got=str(columns),
+            hint="drop the 'seed' column before averaging: it is "
+            "a label of the trial, not a measurement",
+        )
+    if "optimizer_mean" in columns or any(c.startswith("activation_") for c in columns):
+        check.fail(
+            "a non-numeric column was summarised",
+            on=on,
+            got=str(columns),
+            hint="summarise numeric metrics only",
+        )
+    if set(columns) != set(expected.columns):
+        check.fail(
+            "wrong columns",
+            on=on,
+            expected=str(sorted(expected.columns)),
+            got=str(sorted(columns)),
+            hint="one <metric>_mean and one <metric>_std column per numeric metric "
+            "(seed excluded), e.g. val_accuracy_mean, val_accuracy_std",
+        )
+    if list(got.index) != list(expected.index):
+        hint = (
+            "sorted worst first: the docstring asks for the highest val_accuracy_mean first"
+            if list(got.index) == list(expected.index[::-1])
+            else "sort the rows by val_accuracy_mean, best (highest) first"
+        )
+        check.fail(
+            "the rows are in the wrong order",
+            on=on,
+            expected=str(list(expected.index)),
+            got=str(list(got.index)),
+            hint=hint,
+        )
+
+
+def _check_summary_values(check, got, expected, records, on: str) -> None:
+    """Each column's values: the mean and the sample std over the seeds of each activation."""
+    import pandas as pd
+
+    frame = pd.DataFrame(records)
+    for column in expected.columns:
+        want = expected[column].to_numpy(dtype=np.float64)
+        have = np.asarray(got.loc[expected.index, column], dtype=np.float64)
+        if np.allclose(have, want, rtol=1e-6, atol=1e-9):
+            continue
+        hint = None
+        if column.endswith("_std"):
+            metric = column[:-4]
+            population = frame.groupby("activation")[metric].std(ddof=0)
+            if np.allclose(have, population.loc[expected.index], rtol=1e-6, atol=1e-9):
+                hint = (
+                    "this is the population standard deviation (dividing by n, NumPy's "
+                    "default); the docstring asks for the sample standard deviation (dividing "
+                    "by n − 1, pandas' default)"
+                )
+        check.expect_close(
+            have,
+            want,
+            on,
+            rtol=1e-6,
+            atol=1e-9,
+            what=f"column {column} has wrong values",
+            hint=hint
+            or "mean and sample std (ddof=1) of each metric over the seeds of each activation",
+        )
 
 
 def _as_bool(check, result, on):
@@ -164,7 +181,7 @@ def _as_bool(check, result, on):
     check.fail(
         f"differs_beyond_noise returned {describe(result)}, not a bool",
         on=on,
-        hint="return True or False (e.g. bool(p_value < alpha)), not the p-value",
+        hint="return the decision, True or False (a Python bool), not the p-value",
     )
 
 
@@ -216,126 +233,149 @@ def check_differs_beyond_noise(differs_beyond_noise) -> None:
 def _check_noise(check) -> None:
     rng = check.rng
     for _ in check.devices():
-        # 1. Plain lists of equal length, a bool back.
-        a, b = _paired_scores(rng, 6, 0.0, centre=0.9, seed_spread=0.02, noise=0.005)
-        a, b = list(a), list(b)
-        on = f"a = {describe(a)}, b = {describe(b)} (lists, paired by index)"
-        _as_bool(check, check.call(a, b, on=on), on)
-        # 2. Pairs without a difference: at most about alpha of them may be called different.
-        for alpha in (0.05, 0.3):
-            trials, positives = (400 if alpha == 0.05 else 150), 0
-            for _ in range(trials):
-                n = int(rng.integers(3, 9))
-                spread = float(np.exp(rng.uniform(-5, 2)))
-                a, b = _paired_scores(
-                    rng, n, 0.0, centre=rng.uniform(-5, 5), seed_spread=spread, noise=spread / 5
+        _check_lists_give_a_bool(check, rng)
+        _check_false_positives(check, rng, alpha=0.05)
+        loose = _check_false_positives(check, rng, alpha=0.3)  # judged after the detections
+        _check_identical_samples(check)
+        _check_paired_detection(check, rng)
+        _check_alpha_is_the_level(check, *loose)
+        _check_constant_difference(check, rng)
+
+
+def _check_lists_give_a_bool(check, rng) -> None:
+    """Plain lists of equal length, a bool back."""
+    a, b = _paired_scores(rng, 6, 0.0, centre=0.9, seed_spread=0.02, noise=0.005)
+    a, b = list(a), list(b)
+    on = f"a = {describe(a)}, b = {describe(b)} (lists, paired by index)"
+    _as_bool(check, check.call(a, b, on=on), on)
+
+
+def _check_false_positives(check, rng, alpha: float) -> tuple[int, int]:
+    """Pairs without a difference: at most about alpha of them may be called different.
+    Returns (positives, trials)."""
+    trials, positives = (400 if alpha == 0.05 else 150), 0
+    for _ in range(trials):
+        n = int(rng.integers(3, 9))
+        spread = float(np.exp(rng.uniform(-5, 2)))
+        a, b = _paired_scores(
+            rng, n, 0.0, centre=rng.uniform(-5, 5), seed_spread=spread, noise=spread / 5
+        )
+        on = f"a = {describe(a)}, b = {describe(b)}, alpha = {alpha}"
+        call = (a, b) if alpha == 0.05 else (a, b, alpha)
+        positives += _as_bool(check, check.call(*call, on=on), on)
+    limit = _null_limit(trials, alpha)
+    if positives > limit:
+        if positives > trials * (1 - alpha) * 0.8:
+            hint = (
+                "the answer is inverted: return True when the p-value is *below* "
+                "alpha (the data are unlikely without a difference), not above"
+            )
+        elif positives > trials / 2:
+            hint = (
+                "any two noisy samples differ a little: that alone is not "
+                "significant; compare the mean difference with its noise (a paired "
+                "t-test's p-value against alpha)"
+            )
+        else:
+            hint = (
+                "your test is too eager: with 3-8 pairs use the t distribution "
+                "(paired t-test) or an exact sign-flip test rather than a normal "
+                "approximation"
+            )
+        check.fail(
+            f"on {trials} paired samples without any difference, {positives} were "
+            f"called different; a test at level alpha = {alpha} should do so about "
+            f"{alpha * trials:.0f} times (at most {limit})",
+            on="3-8 pairs sharing a seed effect, no shift"
+            + ("" if alpha == 0.05 else f", alpha={alpha}"),
+            hint=hint,
+        )
+    return positives, trials
+
+
+def _check_identical_samples(check) -> None:
+    """No noise at all: identical samples are not different."""
+    same = np.full(8, 0.97)
+    on = f"a = b = {describe(same)}"
+    if _as_bool(check, check.call(same, same.copy(), on=on), on):
+        check.fail(
+            "two identical samples were called different",
+            on=on,
+            hint="with every difference 0 there is nothing to detect",
+        )
+
+
+def _check_paired_detection(check, rng) -> None:
+    """A consistent paired difference hidden by the seed-to-seed spread, both directions,
+    at the scale of accuracies and of losses. 10-16 pairs whose differences all have the
+    same sign: the paired t-test and the exact sign-flip test (smallest p = 2/2^n) both
+    reject at 0.05; an unpaired test does not."""
+    for centre, spread in ((0.9, 0.03), (2.0, 0.5), (-300.0, 40.0)):
+        n = int(rng.integers(10, 17))
+        noise = spread / 100
+        for sign in (1.0, -1.0):
+            a, b = _paired_scores(
+                rng, n, sign * 12 * noise, centre=centre, seed_spread=spread, noise=noise
+            )
+            on = (
+                f"a = {describe(a)}, b = {describe(b)} (a[i] − b[i] all "
+                f"{'positive' if sign > 0 else 'negative'}, {n} pairs)"
+            )
+            if _as_bool(check, check.call(a, b, on=on), on):
+                continue
+            if _as_bool(check, check.call(b, a, on=on), on):
+                hint = (
+                    "found with the arguments in one order but not in the other: your "
+                    "test is one-sided. Use a two-sided test: a difference in either "
+                    "direction counts"
                 )
-                on = f"a = {describe(a)}, b = {describe(b)}, alpha = {alpha}"
-                call = (a, b) if alpha == 0.05 else (a, b, alpha)
-                positives += _as_bool(check, check.call(*call, on=on), on)
-            limit = _null_limit(trials, alpha)
-            if positives > limit:
-                if positives > trials * (1 - alpha) * 0.8:
-                    hint = (
-                        "the answer is inverted: return True when the p-value is *below* "
-                        "alpha (the data are unlikely without a difference), not above"
-                    )
-                elif positives > trials / 2:
-                    hint = (
-                        "any two noisy samples differ a little: that alone is not "
-                        "significant; compare the mean difference with its noise (a paired "
-                        "t-test's p-value against alpha)"
-                    )
-                else:
-                    hint = (
-                        "your test is too eager: with 3-8 pairs use the t distribution "
-                        "(paired t-test) or an exact sign-flip test rather than a normal "
-                        "approximation, and return p < alpha"
-                    )
-                check.fail(
-                    f"on {trials} paired samples without any difference, {positives} were "
-                    f"called different; a test at level alpha = {alpha} should do so about "
-                    f"{alpha * trials:.0f} times (at most {limit})",
-                    on="3-8 pairs sharing a seed effect, no shift"
-                    + ("" if alpha == 0.05 else f", alpha={alpha}"),
-                    hint=hint,
+            elif not _as_bool(check, check.call(*_obvious(rng, n), on=on), on):
+                hint = (
+                    "it did not even find a difference of 50 standard deviations: it never "
+                    "returned True here; compare the p-value of a test of the seed-wise "
+                    "differences with alpha, and return that decision"
                 )
-            if alpha == 0.3:
-                loose = (positives, trials)  # judged after the detection tests below
-        # 3. No noise at all: identical samples are not different.
-        same = np.full(8, 0.97)
-        on = f"a = b = {describe(same)}"
-        if _as_bool(check, check.call(same, same.copy(), on=on), on):
+            elif _welch_p(a, b) > 0.05:
+                hint = (
+                    "the scores are paired: a[i] and b[i] come from the same seed, so "
+                    "the large seed-to-seed spread cancels in the differences a[i] − b[i]. "
+                    "An unpaired test (Welch, ttest_ind) compares the difference with "
+                    "that spread and misses it; test the differences (a paired test, as "
+                    "the docstring says)"
+                )
+            else:
+                hint = "a consistent difference in every pair should be called different"
             check.fail(
-                "two identical samples were called different",
+                "a consistent difference between paired samples was not detected",
                 on=on,
-                hint="with every difference 0 there is nothing to detect",
+                expected="True",
+                got="False",
+                hint=hint,
             )
-        # 4. A consistent paired difference hidden by the seed-to-seed spread, both
-        #    directions, at the scale of accuracies and of losses. 10-16 pairs whose
-        #    differences all have the same sign: the paired t-test and the exact sign-flip
-        #    test (smallest p = 2/2^n) both reject at 0.05; an unpaired test does not.
-        for centre, spread in ((0.9, 0.03), (2.0, 0.5), (-300.0, 40.0)):
-            n = int(rng.integers(10, 17))
-            noise = spread / 100
-            for sign in (1.0, -1.0):
-                a, b = _paired_scores(
-                    rng, n, sign * 12 * noise, centre=centre, seed_spread=spread, noise=noise
-                )
-                on = (
-                    f"a = {describe(a)}, b = {describe(b)} (a[i] − b[i] all "
-                    f"{'positive' if sign > 0 else 'negative'}, {n} pairs)"
-                )
-                if _as_bool(check, check.call(a, b, on=on), on):
-                    continue
-                if _as_bool(check, check.call(b, a, on=on), on):
-                    hint = (
-                        "found with the arguments in one order but not in the other: your "
-                        "test is one-sided. Use a two-sided test: a difference in either "
-                        "direction counts"
-                    )
-                elif not _as_bool(check, check.call(*_obvious(rng, n), on=on), on):
-                    hint = (
-                        "it did not even find a difference of 50 standard deviations: "
-                        "it never returned True here; return p < alpha from a test of the "
-                        "seed-wise differences"
-                    )
-                elif _welch_p(a, b) > 0.05:
-                    hint = (
-                        "the scores are paired: a[i] and b[i] come from the same seed, so "
-                        "the large seed-to-seed spread cancels in the differences a[i] − b[i]. "
-                        "An unpaired test (Welch, ttest_ind) compares the difference with "
-                        "that spread and misses it; test the differences (paired t-test, "
-                        "scipy.stats.ttest_rel, or a sign-flip test)"
-                    )
-                else:
-                    hint = "a consistent difference in every pair should be called different"
-                check.fail(
-                    "a consistent difference between paired samples was not detected",
-                    on=on,
-                    expected="True",
-                    got="False",
-                    hint=hint,
-                )
-        # 5. alpha is the level: at 0.3 a valid test rejects about 30% of null samples.
-        positives, trials = loose
-        if positives < trials * 0.1:
-            check.fail(
-                f"with alpha = 0.3, only {positives} of {trials} samples without a "
-                f"difference were called different (expected about {0.3 * trials:.0f})",
-                hint="use the alpha argument as the significance level",
-            )
-        # 6. A constant non-zero difference over 12 pairs: no spread, clearly different.
-        base = rng.normal(0.9, 0.02, size=12)
-        a, b = base + 0.01, base
-        on = f"a = {describe(a)}, b = {describe(b)} (a − b = 0.01 for every pair)"
-        if not _as_bool(check, check.call(a, b, on=on), on):
-            check.fail(
-                "the same non-zero difference in every one of 12 pairs was called not different",
-                on=on,
-                hint="differences without any spread are as clear as a difference can be "
-                "(a t statistic of infinity); handle the zero-variance case",
-            )
+
+
+def _check_alpha_is_the_level(check, positives: int, trials: int) -> None:
+    """At alpha = 0.3 a valid test rejects about 30% of samples without a difference."""
+    if positives < trials * 0.1:
+        check.fail(
+            f"with alpha = 0.3, only {positives} of {trials} samples without a "
+            f"difference were called different (expected about {0.3 * trials:.0f})",
+            hint="use the alpha argument as the significance level",
+        )
+
+
+def _check_constant_difference(check, rng) -> None:
+    """A constant non-zero difference over 12 pairs: no spread, clearly different."""
+    base = rng.normal(0.9, 0.02, size=12)
+    a, b = base + 0.01, base
+    on = f"a = {describe(a)}, b = {describe(b)} (a − b = 0.01 for every pair)"
+    if not _as_bool(check, check.call(a, b, on=on), on):
+        check.fail(
+            "the same non-zero difference in every one of 12 pairs was called not different",
+            on=on,
+            hint="differences without any spread are as clear as a difference can be "
+            "(a t statistic of infinity); handle the zero-variance case",
+        )
 
 
 def probes_differs_beyond_noise(rng: np.random.Generator) -> list[Probe]:
