@@ -67,12 +67,15 @@ def _dead_units_hint(a: np.ndarray, got: np.ndarray) -> str:
         "learns from it; require 0 on *every* example": np.mean(a == 0, axis=0) > 0.5,
         "a unit is dead only if it is 0 on every example, not on any one": np.any(a == 0, axis=0),
         "`<= 0` counts negative outputs as dead, but a leaky unit with negative outputs still "
-        "passes gradient: test `== 0`": np.all(a <= 0, axis=0),
+        "passes gradient: dead means exactly 0": np.all(a <= 0, axis=0),
     }
     for hint, guess in guesses.items():
         if guess is not None and got.shape == guess.shape and np.array_equal(got, guess):
             return hint
-    return "dead means exactly 0 on every example: np.all(a == 0, axis=0)"
+    return (
+        "a unit (a column of a) is dead when its output is exactly 0 on every example (a "
+        "row): one True/False per column"
+    )
 
 
 def check_dead_units(dead_units) -> None:
@@ -95,8 +98,7 @@ def check_dead_units(dead_units) -> None:
                     check.fail(
                         f"dead_units returned dtype {got.dtype}, expected a boolean mask",
                         on=on,
-                        hint="return the comparison itself (dtype bool), or "
-                        "convert with .astype(bool)",
+                        hint="a mask holds True/False (dtype bool), not 0/1 numbers",
                     )
                 check.fail(
                     f"dead_units returned dtype {got.dtype}, expected bool",
@@ -180,7 +182,7 @@ def check_dead_fraction(dead_fraction) -> None:
                     f"dead_fraction returned {type(got).__name__}, not a dict",
                     on=on,
                     got=got,
-                    hint="return {layer.name: fraction} for each ReLU layer",
+                    hint="return a dict from each ReLU layer's name to its dead fraction",
                 )
             missing = [k for k in expected if k not in got]
             extra = [k for k in got if k not in expected]
@@ -191,12 +193,11 @@ def check_dead_fraction(dead_fraction) -> None:
                     expected=f"keys {list(expected)}",
                     got=f"keys {list(got)}",
                     hint=(
-                        "count only plain ReLU layers (Dense(..., activation='relu'), "
-                        "layers.ReLU(), Activation('relu')): not LeakyReLU, tanh or "
-                        "linear layers"
+                        "count only plain ReLU layers (is_relu_layer tells them apart): not "
+                        "LeakyReLU, tanh or linear layers"
                         if extra
-                        else "every ReLU counts, including separate layers.ReLU() and "
-                        "Activation('relu') layers; key by layer.name"
+                        else "every ReLU counts, a separate ReLU or Activation layer as well "
+                        "as a Dense layer with a ReLU activation; key by layer.name"
                     ),
                 )
             outputs = relu_outputs(model, x)
@@ -313,8 +314,8 @@ def _check_leaky_relu(check: Check, leaky_relu) -> None:
                     "leaky_relu works eagerly but fails inside tf.function: "
                     + str(error).splitlines()[0].removeprefix("leaky_relu "),
                     on=on,
-                    hint="use TensorFlow ops only (tf.where, tf.maximum, tf.nn.*): no "
-                    "NumPy calls and no .numpy() inside the function",
+                    hint="use TensorFlow ops only: no NumPy calls and no .numpy() inside the "
+                    "function (inside tf.function tensors have no values yet)",
                 )
             check.expect_close(
                 np.asarray(traced),
@@ -391,234 +392,262 @@ def check_DeadUnitMonitor(DeadUnitMonitor) -> None:  # noqa: N802 - the exercise
     """A Keras callback; after fit, history[layer] lists the dead fraction at each epoch end."""
     import keras
 
-    from relu_course.dead_neurons import DeadFractionMonitor
-
     limit = {} if MONITOR_TIME_LIMIT is None else {"time_limit": MONITOR_TIME_LIMIT}
     check = Check("DeadUnitMonitor", DeadUnitMonitor, is_class=True, **limit)
     if not issubclass(DeadUnitMonitor, keras.callbacks.Callback):
         check.fail(
             "DeadUnitMonitor is not a keras.callbacks.Callback subclass",
-            hint="class DeadUnitMonitor(keras.callbacks.Callback): ... and call "
-            "super().__init__() in __init__",
+            hint="DeadUnitMonitor must subclass the callback base class its docstring names, "
+            "and run the parent's __init__ in its own",
         )
     rng = check.rng
     for _ in check.devices():
-        runs = []
-        for prefix, epochs in (("first", 3), ("second", 2)):
-            d = 6 if prefix == "first" else 4
-            model = _monitor_model(rng, prefix, d)
-            x_train = rng.normal(size=(96, d)).astype(np.float32)
-            y_train = rng.integers(0, 3, size=96).astype(np.int32)
-            x_probe = (rng.normal(size=(40, d)) * 2).astype(np.float32)  # not the training data
-            on = (
-                f"a {epochs}-epoch fit of a model with ReLU layers {prefix}_dense_relu, "
-                f"{prefix}_relu_layer (and a LeakyReLU); x = {describe(x_probe)}"
-            )
-            monitor = check.call(x_probe, on=on)
-            if not isinstance(monitor, keras.callbacks.Callback):
-                check.fail("DeadUnitMonitor(x) did not create a keras Callback", on=on)
-            reference = DeadFractionMonitor(x_probe)
-            check.call(
-                x_train,
-                y_train,
-                on=on,
-                stub=False,
-                target=lambda a, b, m=model, e=epochs, mon=monitor, ref=reference: m.fit(
-                    a, b, epochs=e, batch_size=32, verbose=0, callbacks=[mon, ref]
-                ),
-            )
-            runs.append((monitor, reference, epochs, on))
-            history = getattr(monitor, "history", None)
-            if not isinstance(history, dict):
-                check.fail(
-                    f"after fit, monitor.history is {describe(history)}, not a dict",
-                    on=on,
-                    hint="set self.history = {} in __init__ and append to "
-                    "self.history[layer.name] in on_epoch_end",
-                )
+        runs = [
+            _fit_with_monitor(check, rng, prefix, epochs)
+            for prefix, epochs in (("first", 3), ("second", 2))
+        ]
         for monitor, reference, epochs, on in runs:
             # Checked after both fits: a class-level history dict would now mix both models.
-            history, expected = monitor.history, reference.history
-            missing = [k for k in expected if k not in history]
-            extra = [k for k in history if k not in expected]
-            if extra and any(k.startswith("first_") for k in extra) != any(
-                k.startswith("first_") for k in expected
-            ):
-                check.fail(
-                    "two DeadUnitMonitor instances share one history",
-                    on=on,
-                    expected=f"keys {list(expected)}",
-                    got=f"keys {list(history)}",
-                    hint="a `history = {}` written in the class body is one dict for "
-                    "every instance: create it in __init__ (self.history = {})",
-                )
-            if missing or extra:
-                check.fail(
-                    "monitor.history has the wrong layers",
-                    on=on,
-                    expected=f"keys {list(expected)}",
-                    got=f"keys {list(history)}",
-                    hint="record every plain ReLU layer, keyed by layer.name: "
-                    "Dense(..., activation='relu') and layers.ReLU() alike, not "
-                    "LeakyReLU"
-                    if missing
-                    else "only plain ReLU layers count",
-                )
-            for name, want in expected.items():
-                values = history[name]
-                if not isinstance(values, list):
-                    check.fail(
-                        f"monitor.history[{name!r}] is {describe(values)}, not a list",
-                        on=on,
-                        hint="append one float per epoch to a list",
-                    )
-                if len(values) != epochs:
-                    check.fail(
-                        f"monitor.history[{name!r}] has {len(values)} entries after "
-                        f"{epochs} epochs",
-                        on=on,
-                        expected=f"{epochs} values",
-                        got=describe(values),
-                        hint="record in on_epoch_end (once per epoch), not in "
-                        "on_train_end or on_batch_end"
-                        if len(values) < epochs
-                        else "record once per epoch, in on_epoch_end only",
-                    )
-                try:
-                    close = np.allclose(np.asarray(values, dtype=float), want, atol=1e-6)
-                except (TypeError, ValueError):
-                    close = False
-                if not close:
-                    check.fail(
-                        f"monitor.history[{name!r}] has wrong values",
-                        on=on,
-                        expected=describe(np.asarray(want)),
-                        got=describe(values),
-                        hint="at each epoch end, compute the dead fraction of each ReLU "
-                        "layer on the x given to __init__ (not on the training batch)",
-                    )
+            _check_history_layers(check, monitor.history, reference.history, on)
+            _check_history_values(check, monitor.history, reference.history, epochs, on)
     check.passed("two monitors, two real fits, every ReLU layer at every epoch end")
+
+
+def _fit_with_monitor(check: Check, rng, prefix: str, epochs: int):
+    """A fresh monitor and the reference monitor through one real fit of a model whose ReLU
+    layers are named ``prefix``_...; the monitor must end with a dict ``history``.
+    Returns (monitor, reference, epochs, description)."""
+    import keras
+
+    from relu_course.dead_neurons import DeadFractionMonitor
+
+    d = 6 if prefix == "first" else 4
+    model = _monitor_model(rng, prefix, d)
+    x_train = rng.normal(size=(96, d)).astype(np.float32)
+    y_train = rng.integers(0, 3, size=96).astype(np.int32)
+    x_probe = (rng.normal(size=(40, d)) * 2).astype(np.float32)  # not the training data
+    on = (
+        f"a {epochs}-epoch fit of a model with ReLU layers {prefix}_dense_relu, "
+        f"{prefix}_relu_layer (and a LeakyReLU); x = {describe(x_probe)}"
+    )
+    monitor = check.call(x_probe, on=on)
+    if not isinstance(monitor, keras.callbacks.Callback):
+        check.fail("DeadUnitMonitor(x) did not create a keras Callback", on=on)
+    reference = DeadFractionMonitor(x_probe)
+    check.call(
+        x_train,
+        y_train,
+        on=on,
+        stub=False,
+        target=lambda a, b, m=model, e=epochs, mon=monitor, ref=reference: m.fit(
+            a, b, epochs=e, batch_size=32, verbose=0, callbacks=[mon, ref]
+        ),
+    )
+    history = getattr(monitor, "history", None)
+    if not isinstance(history, dict):
+        check.fail(
+            f"after fit, monitor.history is {describe(history)}, not a dict",
+            on=on,
+            hint="history is a dict from layer name to a list (the docstring's Attributes), "
+            "created for each instance in __init__ and filled at every epoch end",
+        )
+    return monitor, reference, epochs, on
+
+
+def _check_history_layers(check: Check, history: dict, expected: dict, on: str) -> None:
+    """One key per plain ReLU layer of this monitor's own model."""
+    missing = [k for k in expected if k not in history]
+    extra = [k for k in history if k not in expected]
+    if extra and any(k.startswith("first_") for k in extra) != any(
+        k.startswith("first_") for k in expected
+    ):
+        check.fail(
+            "two DeadUnitMonitor instances share one history",
+            on=on,
+            expected=f"keys {list(expected)}",
+            got=f"keys {list(history)}",
+            hint="a dict written in the class body is one dict shared by every instance: "
+            "give each instance its own, in __init__",
+        )
+    if missing or extra:
+        check.fail(
+            "monitor.history has the wrong layers",
+            on=on,
+            expected=f"keys {list(expected)}",
+            got=f"keys {list(history)}",
+            hint="record every plain ReLU layer, keyed by layer.name: "
+            "Dense(..., activation='relu') and layers.ReLU() alike, not LeakyReLU"
+            if missing
+            else "only plain ReLU layers count",
+        )
+
+
+def _check_history_values(check: Check, history: dict, expected: dict, epochs: int, on: str):
+    """Per layer, a list with one dead fraction per epoch, measured on the monitor's x."""
+    for name, want in expected.items():
+        values = history[name]
+        if not isinstance(values, list):
+            check.fail(
+                f"monitor.history[{name!r}] is {describe(values)}, not a list",
+                on=on,
+                hint="append one float per epoch to a list",
+            )
+        if len(values) != epochs:
+            check.fail(
+                f"monitor.history[{name!r}] has {len(values)} entries after {epochs} epochs",
+                on=on,
+                expected=f"{epochs} values",
+                got=describe(values),
+                hint="record in on_epoch_end (once per epoch), not in on_train_end or on_batch_end"
+                if len(values) < epochs
+                else "record once per epoch, in on_epoch_end only",
+            )
+        try:
+            close = np.allclose(np.asarray(values, dtype=float), want, atol=1e-6)
+        except (TypeError, ValueError):
+            close = False
+        if not close:
+            check.fail(
+                f"monitor.history[{name!r}] has wrong values",
+                on=on,
+                expected=describe(np.asarray(want)),
+                got=describe(values),
+                hint="at each epoch end, compute the dead fraction of each ReLU "
+                "layer on the x given to __init__ (not on the training batch)",
+            )
 
 
 # ---------------------------------------------------------------------------- born_dead_probability
 def check_born_dead_probability(born_dead_probability) -> None:
     """A Monte Carlo estimate (a multiple of 1/trials) within binomial error of the truth."""
-    from relu_course.dead_neurons import born_dead_probability as reference
-    from relu_course.dead_neurons import born_dead_standard_error, single_input_dead_bound
-
     check = Check("born_dead_probability", born_dead_probability)
     rng = check.rng
     reference_trials = 20_000
     cases = [(2, 2), (5, 2), (3, 3), (int(rng.integers(6, 9)), 2)]
-
-    def estimate(depth, width, **kwargs):
-        on = f"depth = {depth}, width = {width}" + "".join(
-            f", {k} = {v}" for k, v in kwargs.items()
-        )
-        value = check.call(depth, width, on=on, **kwargs)
-        if isinstance(value, np.ndarray) and value.size == 1:
-            value = value.reshape(())[()]
-        if isinstance(value, bool) or not isinstance(value, numbers.Real):
-            check.fail(
-                f"born_dead_probability returned {describe(value)}, not a float",
-                on=on,
-                hint="return float(fraction of the trials that were born dead)",
-            )
-        value = float(value)
-        if not 0.0 <= value <= 1.0:
-            check.fail(
-                f"born_dead_probability returned {value:.4g}, not a probability",
-                on=on,
-                hint="count the dead trials and divide by trials",
-            )
-        return value, on
-
     for _ in check.devices():
         for depth, width in cases:
-            trials = int(rng.integers(300, 500))
-            seed = int(rng.integers(0, 2**31))
-            got, on = estimate(depth, width, trials=trials, seed=seed)
-            bound = single_input_dead_bound(depth, width)
-            if abs(got - bound) < 1e-9:
-                check.fail(
-                    "born_dead_probability returned the formula 1 − (1 − 2⁻ᴺ)ᴸ",
-                    on=on,
-                    hint="that is the probability of being dead at one input (an upper "
-                    "bound); estimate the probability for the whole grid by simulation",
-                )
-            if abs(got * trials - round(got * trials)) > 1e-6:
-                check.fail(
-                    f"born_dead_probability returned {got:.6g}, which is not a multiple "
-                    f"of 1/trials = 1/{trials}",
-                    on=on,
-                    hint="draw exactly `trials` random networks and return the fraction "
-                    "that are constant on the grid",
-                )
-            truth = reference(depth, width, trials=reference_trials, seed=int(rng.integers(2**31)))
-            p = min(max(truth, 1.0 / reference_trials), 1 - 1.0 / reference_trials)
-            tolerance = 4.5 * np.hypot(
-                born_dead_standard_error(p, trials), born_dead_standard_error(p, reference_trials)
-            )
-            if abs(got - truth) > tolerance:
-                hint = (
-                    "draw each hidden layer's weights from N(0, 2/fan_in) with zero biases, "
-                    "evaluate every grid point of [−1, 1], and call a net born dead when "
-                    "its output is the same at every grid point"
-                )
-                if abs((1 - got) - truth) <= tolerance:
-                    hint = "this looks like the fraction of nets that are *alive*: return the dead ones"
-                elif depth > 1 and abs(got - reference(depth - 1, width, 4000)) <= tolerance + 0.03:
-                    hint = (
-                        "this matches depth − 1 hidden layers: `depth` counts the hidden ReLU "
-                        "layers (the linear output layer comes on top)"
-                    )
-                elif abs(got - bound) <= tolerance:
-                    hint = (
-                        "this is close to the single-input probability 1 − (1 − 2⁻ᴺ)ᴸ: a net "
-                        "is born dead only if it is dead at *every* point of the grid"
-                    )
-                check.fail(
-                    "born_dead_probability is further from the true probability than "
-                    "Monte Carlo noise allows",
-                    on=on,
-                    expected=f"{truth:.3f} ± {tolerance:.3f}",
-                    got=f"{got:.4f}",
-                    hint=hint,
-                )
-
-        one, on = estimate(3, 2, trials=1, seed=int(rng.integers(2**31)))
-        if one not in (0.0, 1.0):
-            check.fail(
-                f"with trials = 1 the estimate must be 0 or 1, got {one:.4g}",
-                on=on,
-                hint="use the trials argument: the estimate is (dead trials) / trials",
-            )
-        values = set()
-        for seed in [None, *rng.choice(2**31, size=4, replace=False)]:
-            kwargs = {} if seed is None else {"trials": 200, "seed": int(seed)}
-            first, on = estimate(3, 2, **kwargs)
-            again, _ = estimate(3, 2, **kwargs)
-            if first != again:
-                check.fail(
-                    "two calls with the same seed gave different estimates",
-                    on=on,
-                    expected=f"{first:.4f} twice",
-                    got=f"{first:.4f} then {again:.4f}",
-                    hint="draw from np.random.default_rng(seed), not from an unseeded generator",
-                )
-            if seed is not None:
-                values.add(first)
-        if len(values) == 1:
-            check.fail(
-                "four different seeds gave exactly the same estimate",
-                on="depth = 3, width = 2, trials = 200, 4 different seeds",
-                got=f"{values.pop():.4f} each time",
-                hint="build the generator from the seed argument: np.random.default_rng(seed)",
-            )
+            _check_born_dead_estimate(check, rng, depth, width, reference_trials)
+        _check_born_dead_trials_and_seeds(check, rng)
     check.passed(
         f"{len(cases)} (depth, width) pairs within binomial error of a "
         f"{reference_trials:,}-trial reference; seeds and trials respected"
     )
+
+
+def _born_dead_call(check: Check, depth: int, width: int, **kwargs) -> tuple[float, str]:
+    """The candidate's estimate as a float in [0, 1], and the description of its input."""
+    on = f"depth = {depth}, width = {width}" + "".join(f", {k} = {v}" for k, v in kwargs.items())
+    value = check.call(depth, width, on=on, **kwargs)
+    if isinstance(value, np.ndarray) and value.size == 1:
+        value = value.reshape(())[()]
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        check.fail(
+            f"born_dead_probability returned {describe(value)}, not a float",
+            on=on,
+            hint="return the fraction of the trials that were born dead, as a Python float",
+        )
+    value = float(value)
+    if not 0.0 <= value <= 1.0:
+        check.fail(
+            f"born_dead_probability returned {value:.4g}, not a probability",
+            on=on,
+            hint="count the dead trials and divide by trials",
+        )
+    return value, on
+
+
+def _check_born_dead_estimate(check: Check, rng, depth: int, width: int, reference_trials: int):
+    """One (depth, width): not the single-input formula, a multiple of 1/trials, and within
+    binomial error of a large reference run."""
+    from relu_course.dead_neurons import born_dead_probability as reference
+    from relu_course.dead_neurons import born_dead_standard_error, single_input_dead_bound
+
+    trials = int(rng.integers(300, 500))
+    seed = int(rng.integers(0, 2**31))
+    got, on = _born_dead_call(check, depth, width, trials=trials, seed=seed)
+    bound = single_input_dead_bound(depth, width)
+    if abs(got - bound) < 1e-9:
+        check.fail(
+            "born_dead_probability returned the formula 1 − (1 − 2⁻ᴺ)ᴸ",
+            on=on,
+            hint="that is the probability of being dead at one input (an upper "
+            "bound); estimate the probability for the whole grid by simulation",
+        )
+    if abs(got * trials - round(got * trials)) > 1e-6:
+        check.fail(
+            f"born_dead_probability returned {got:.6g}, which is not a multiple "
+            f"of 1/trials = 1/{trials}",
+            on=on,
+            hint="draw exactly `trials` random networks and return the fraction "
+            "that are constant on the grid",
+        )
+    truth = reference(depth, width, trials=reference_trials, seed=int(rng.integers(2**31)))
+    p = min(max(truth, 1.0 / reference_trials), 1 - 1.0 / reference_trials)
+    tolerance = 4.5 * np.hypot(
+        born_dead_standard_error(p, trials), born_dead_standard_error(p, reference_trials)
+    )
+    if abs(got - truth) <= tolerance:
+        return
+    hint = (
+        "draw each hidden layer's weights from N(0, 2/fan_in) with zero biases, "
+        "evaluate every grid point of [−1, 1], and call a net born dead when "
+        "its output is the same at every grid point"
+    )
+    if abs((1 - got) - truth) <= tolerance:
+        hint = "this looks like the fraction of nets that are *alive*: return the dead ones"
+    elif depth > 1 and abs(got - reference(depth - 1, width, 4000)) <= tolerance + 0.03:
+        hint = (
+            "this matches depth − 1 hidden layers: `depth` counts the hidden ReLU "
+            "layers (the linear output layer comes on top)"
+        )
+    elif abs(got - bound) <= tolerance:
+        hint = (
+            "this is close to the single-input probability 1 − (1 − 2⁻ᴺ)ᴸ: a net "
+            "is born dead only if it is dead at *every* point of the grid"
+        )
+    check.fail(
+        "born_dead_probability is further from the true probability than Monte Carlo noise allows",
+        on=on,
+        expected=f"{truth:.3f} ± {tolerance:.3f}",
+        got=f"{got:.4f}",
+        hint=hint,
+    )
+
+
+def _check_born_dead_trials_and_seeds(check: Check, rng) -> None:
+    """trials = 1 gives 0 or 1; the same seed gives the same estimate, different seeds
+    different ones."""
+    one, on = _born_dead_call(check, 3, 2, trials=1, seed=int(rng.integers(2**31)))
+    if one not in (0.0, 1.0):
+        check.fail(
+            f"with trials = 1 the estimate must be 0 or 1, got {one:.4g}",
+            on=on,
+            hint="use the trials argument: the estimate is (dead trials) / trials",
+        )
+    values = set()
+    for seed in [None, *rng.choice(2**31, size=4, replace=False)]:
+        kwargs = {} if seed is None else {"trials": 200, "seed": int(seed)}
+        first, on = _born_dead_call(check, 3, 2, **kwargs)
+        again, _ = _born_dead_call(check, 3, 2, **kwargs)
+        if first != again:
+            check.fail(
+                "two calls with the same seed gave different estimates",
+                on=on,
+                expected=f"{first:.4f} twice",
+                got=f"{first:.4f} then {again:.4f}",
+                hint="draw every random number from one generator built from the seed "
+                "argument, not from an unseeded one",
+            )
+        if seed is not None:
+            values.add(first)
+    if len(values) == 1:
+        check.fail(
+            "four different seeds gave exactly the same estimate",
+            on="depth = 3, width = 2, trials = 200, 4 different seeds",
+            got=f"{values.pop():.4f} each time",
+            hint="the seed argument must choose the random draws: build the generator "
+            "from it, not from a fixed seed",
+        )
 
 
 # ---------------------------------------------------------------------------- update_to_data_ratio
@@ -688,13 +717,13 @@ def check_update_to_data_ratio(update_to_data_ratio) -> None:
                     f"update_to_data_ratio returned an array of shape {got.shape}, not one number",
                     on=on,
                     hint="one ratio for the whole weight array: take each norm over all "
-                    "entries (np.linalg.norm without an axis)",
+                    "entries at once, as the docstring says",
                 )
             if isinstance(got, bool) or not isinstance(got, numbers.Real):
                 check.fail(
                     f"update_to_data_ratio returned {describe(got)}, not a float",
                     on=on,
-                    hint="compute with NumPy on the arrays and return float(ratio)",
+                    hint="compute with NumPy on the arrays and return the ratio as a Python float",
                 )
             got = float(got)
             b64, a64 = before.astype(np.float64), after.astype(np.float64)
