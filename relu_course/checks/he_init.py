@@ -61,7 +61,7 @@ def check_he_std(he_std) -> None:
                 check.fail(
                     f"he_std returned {describe(got)}, not a float",
                     on=on,
-                    hint="return a Python float, e.g. float(np.sqrt(2 / fan_in))",
+                    hint="return one Python float (not a tensor, a list or None)",
                 )
             want = float(np.sqrt(2.0 / fan_in))
             if not np.isclose(float(got), want, rtol=1e-6, atol=0):
@@ -105,7 +105,7 @@ def _draw(check: Check, initializer, shape, on: str, dtype=None) -> np.ndarray:
         check.fail(
             f"the initializer returned dtype {arr.dtype} when asked for {dtype}",
             on=on,
-            hint="pass the dtype argument on, e.g. keras.random.normal(..., dtype=dtype)",
+            hint="pass the dtype argument on to the function that draws the weights",
         )
     if not np.all(np.isfinite(arr)):
         check.fail("the initializer returned NaN or infinite weights", on=on)
@@ -138,8 +138,7 @@ def _law_problem(samples: np.ndarray) -> str | None:
             facts + f", and none beyond {largest:.2f}σ: a *truncated* normal "
             "(tf.random.truncated_normal redraws beyond 2 of its standard deviations; "
             "keras.initializers.HeNormal does so before rescaling, so its cut sits a bit "
-            "beyond 2σ of the final weights); draw from an untruncated normal "
-            "(keras.random.normal, tf.random.normal)"
+            "beyond 2σ of the final weights); draw from an untruncated normal"
         )
     return facts + ": the weights should follow an untruncated normal law"
 
@@ -152,131 +151,154 @@ def check_HeNormalInit(HeNormalInit) -> None:  # noqa: N802 - the exercise's nam
     if not issubclass(HeNormalInit, keras.initializers.Initializer):
         check.fail(
             "HeNormalInit is not a keras.initializers.Initializer subclass",
-            hint="class HeNormalInit(keras.initializers.Initializer): ...",
+            hint="keep the base class of the cell's class line: Keras calls an "
+            "initializer through that interface",
         )
     rng = check.rng
     for _ in check.devices():
         seed = int(rng.integers(0, 2**20))
         on_make = f"HeNormalInit(seed={seed})"
         initializer = check.call(seed=seed, on=on_make)
-        # Large draws: the standard deviation and the shape of the law, with fan_in ≠ fan_out.
-        for shape in ((60, 200), (800, 10), (250, 4000)):
-            fan_in, fan_out = shape
-            on = f"{on_make}({shape}, dtype='float32')"
-            w = _draw(check, initializer, shape, on, dtype="float32")
-            n = w.size
-            want = np.sqrt(2.0 / fan_in)
-            std = float(w.astype(np.float64).std())
-            if abs(std / want - 1) > 6 / np.sqrt(2 * n) + 1e-3:
-                check.fail(
-                    "the weights have the wrong standard deviation",
-                    on=on,
-                    expected=f"√(2/fan_in) = {want:.5g}",
-                    got=f"{std:.5g}",
-                    hint=_std_hint(std, fan_in, fan_out),
-                )
-            mean = float(w.astype(np.float64).mean())
-            if abs(mean) > 6 * want / np.sqrt(n):
-                check.fail(
-                    "the weights do not have mean 0",
-                    on=on,
-                    expected="0",
-                    got=f"{mean:.4g}",
-                    hint="draw from N(0, 2/fan_in): mean 0",
-                )
-            if n >= 10**6:
-                problem = _law_problem(w)
-                if problem:
-                    check.fail(
-                        "the weights do not follow a normal law",
-                        on=on,
-                        got=problem,
-                        hint="sample with keras.random.normal or tf.random.normal, "
-                        "not truncated_normal or uniform",
-                    )
-        shape = (64, 32)
-        on = f"two HeNormalInit(seed={seed}) instances, shape {shape}"
-        a = _draw(check, check.call(seed=seed, on=on_make), shape, on)
-        b = _draw(check, check.call(seed=seed, on=on_make), shape, on)
-        if not np.array_equal(a, b):
-            check.fail(
-                "two initializers with the same seed gave different weights",
-                on=on,
-                hint="pass self.seed to the random function (keras.random.normal("
-                "shape, stddev=..., seed=self.seed)); np.random.normal ignores it",
-            )
-        c = _draw(check, check.call(seed=seed + 1, on=on_make), shape, on)
-        if np.array_equal(a, c):
-            check.fail(
-                f"seeds {seed} and {seed + 1} gave the same weights",
-                on=on,
-                hint="use the seed argument instead of a fixed seed",
-            )
-        config = check.call(on=f"{on_make}.get_config()", target=initializer.get_config, stub=False)
-        if not isinstance(config, dict) or config.get("seed") != seed:
-            check.fail(
-                f"get_config() returned {describe(config)}",
-                on=f"{on_make}.get_config()",
-                expected=f"a dict with 'seed': {seed}",
-                hint="def get_config(self): return {'seed': self.seed} — Keras saves "
-                "models with it and rebuilds the initializer with from_config",
-            )
-        clone = check.call(
-            config,
-            on="HeNormalInit.from_config(config)",
-            target=HeNormalInit.from_config,
-            stub=False,
-        )
-        if not np.array_equal(_draw(check, clone, shape, "from_config clone"), a):
-            check.fail(
-                "HeNormalInit.from_config(get_config()) draws different weights",
-                on=on_make,
-                hint="store every constructor argument in get_config",
-            )
-        # For real: inside Dense layers, through a short fit.
-        on = "Dense(300) → ReLU → Dense(5) with kernel_initializer=HeNormalInit(seed=...), 1 epoch"
-        x = rng.normal(size=(64, 20)).astype(np.float32)
-        y = rng.integers(0, 5, size=64).astype(np.int32)
-
-        def fit(seed=seed, x=x, y=y):
-            model = keras.Sequential(
-                [
-                    keras.Input((20,)),
-                    keras.layers.Dense(300, kernel_initializer=HeNormalInit(seed=seed + 2)),
-                    keras.layers.ReLU(),
-                    keras.layers.Dense(5, kernel_initializer=HeNormalInit(seed=seed + 3)),
-                ]
-            )
-            kernels = [
-                np.asarray(layer.kernel)
-                for layer in model.layers
-                if isinstance(layer, keras.layers.Dense)
-            ]
-            model.compile(
-                optimizer=keras.optimizers.SGD(0.01),
-                loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-            )
-            history = model.fit(x, y, epochs=1, batch_size=32, verbose=0)
-            return kernels, history.history["loss"][-1]
-
-        kernels, loss = check.call(on=on, target=fit, stub=False)
-        for kernel in kernels:
-            fan_in = kernel.shape[0]
-            std = float(kernel.std())
-            if abs(std / np.sqrt(2 / fan_in) - 1) > 6 / np.sqrt(2 * kernel.size) + 1e-3:
-                check.fail(
-                    f"inside a Dense layer the kernel of shape {kernel.shape} has the "
-                    "wrong standard deviation",
-                    on=on,
-                    expected=f"{np.sqrt(2 / fan_in):.4g}",
-                    got=f"{std:.4g}",
-                    hint=_std_hint(std, fan_in, kernel.shape[1]),
-                )
-        if not np.isfinite(loss):
-            check.fail("training a model initialised by HeNormalInit gave a non-finite loss", on=on)
+        _check_he_law(check, initializer, on_make)
+        _check_he_seed_and_config(check, HeNormalInit, initializer, seed, on_make)
+        _check_he_in_a_fit(check, HeNormalInit, rng, seed)
     check.passed(
         "std √(2/fan_in), untruncated normal law over 10⁶ draws, seeds, get_config, and a real fit"
     )
+
+
+def _check_he_law(check: Check, initializer, on_make: str) -> None:
+    """Large draws with fan_in ≠ fan_out: standard deviation √(2/fan_in), mean 0, and (over
+    10⁶ draws) the shape of an untruncated normal law."""
+    for shape in ((60, 200), (800, 10), (250, 4000)):
+        fan_in, fan_out = shape
+        on = f"{on_make}({shape}, dtype='float32')"
+        w = _draw(check, initializer, shape, on, dtype="float32")
+        n = w.size
+        want = np.sqrt(2.0 / fan_in)
+        std = float(w.astype(np.float64).std())
+        if abs(std / want - 1) > 6 / np.sqrt(2 * n) + 1e-3:
+            check.fail(
+                "the weights have the wrong standard deviation",
+                on=on,
+                expected=f"√(2/fan_in) = {want:.5g}",
+                got=f"{std:.5g}",
+                hint=_std_hint(std, fan_in, fan_out),
+            )
+        mean = float(w.astype(np.float64).mean())
+        if abs(mean) > 6 * want / np.sqrt(n):
+            check.fail(
+                "the weights do not have mean 0",
+                on=on,
+                expected="0",
+                got=f"{mean:.4g}",
+                hint="draw from N(0, 2/fan_in): mean 0",
+            )
+        if n >= 10**6:
+            problem = _law_problem(w)
+            if problem:
+                check.fail(
+                    "the weights do not follow a normal law",
+                    on=on,
+                    got=problem,
+                    hint="the docstring asks for an untruncated normal law: not a truncated "
+                    "normal, not a uniform law",
+                )
+
+
+def _check_he_seed_and_config(check: Check, HeNormalInit, initializer, seed: int, on_make: str):  # noqa: N803
+    """The same seed draws the same weights, another seed others; get_config holds the seed
+    and from_config rebuilds an initializer that draws the same weights."""
+    shape = (64, 32)
+    on = f"two HeNormalInit(seed={seed}) instances, shape {shape}"
+    a = _draw(check, check.call(seed=seed, on=on_make), shape, on)
+    b = _draw(check, check.call(seed=seed, on=on_make), shape, on)
+    if not np.array_equal(a, b):
+        check.fail(
+            "two initializers with the same seed gave different weights",
+            on=on,
+            hint="the seed given to __init__ must reach the function that draws the weights "
+            "(NumPy's global generator ignores it)",
+        )
+    c = _draw(check, check.call(seed=seed + 1, on=on_make), shape, on)
+    if np.array_equal(a, c):
+        check.fail(
+            f"seeds {seed} and {seed + 1} gave the same weights",
+            on=on,
+            hint="use the seed argument instead of a fixed seed",
+        )
+    config = check.call(on=f"{on_make}.get_config()", target=initializer.get_config, stub=False)
+    if not isinstance(config, dict) or config.get("seed") != seed:
+        check.fail(
+            f"get_config() returned {describe(config)}",
+            on=f"{on_make}.get_config()",
+            expected=f"a dict with 'seed': {seed}",
+            hint="get_config returns a dict of every constructor argument (here the seed): "
+            "Keras saves models with it and rebuilds the initializer with from_config",
+        )
+    clone = check.call(
+        config,
+        on="HeNormalInit.from_config(config)",
+        target=HeNormalInit.from_config,
+        stub=False,
+    )
+    if not np.array_equal(_draw(check, clone, shape, "from_config clone"), a):
+        check.fail(
+            "HeNormalInit.from_config(get_config()) draws different weights",
+            on=on_make,
+            hint="store every constructor argument in get_config",
+        )
+
+
+def _check_he_in_a_fit(check: Check, HeNormalInit, rng, seed: int) -> None:  # noqa: N803
+    """For real: the kernels of Dense layers initialised by it, and a finite loss after a
+    one-epoch fit."""
+    import keras
+
+    on = "Dense(300) → ReLU → Dense(5) with kernel_initializer=HeNormalInit(seed=...), 1 epoch"
+    x = rng.normal(size=(64, 20)).astype(np.float32)
+    y = rng.integers(0, 5, size=64).astype(np.int32)
+
+    def fit(seed=seed, x=x, y=y):
+        model = keras.Sequential(
+            [
+                keras.Input((20,)),
+                keras.layers.Dense(300, kernel_initializer=HeNormalInit(seed=seed + 2)),
+                keras.layers.ReLU(),
+                keras.layers.Dense(5, kernel_initializer=HeNormalInit(seed=seed + 3)),
+            ]
+        )
+        kernels = [
+            np.asarray(layer.kernel)
+            for layer in model.layers
+            if isinstance(layer, keras.layers.Dense)
+        ]
+        model.compile(
+            optimizer=keras.optimizers.SGD(0.01),
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        )
+        history = model.fit(x, y, epochs=1, batch_size=32, verbose=0)
+        return kernels, history.history["loss"][-1]
+
+    kernels, loss = check.call(on=on, target=fit, stub=False)
+    for kernel in kernels:
+        fan_in = kernel.shape[0]
+        std = float(kernel.std())
+        if abs(std / np.sqrt(2 / fan_in) - 1) > 6 / np.sqrt(2 * kernel.size) + 1e-3:
+            check.fail(
+                f"inside a Dense layer the kernel of shape {kernel.shape} has the "
+                "wrong standard deviation",
+                on=on,
+                expected=f"{np.sqrt(2 / fan_in):.4g}",
+                got=f"{std:.4g}",
+                hint=_std_hint(std, fan_in, kernel.shape[1]),
+            )
+    if not np.isfinite(loss):
+        check.fail(
+            "training a model initialised by HeNormalInit gave a non-finite loss",
+            on=on,
+            hint="look for weights far larger than √(2/fan_in) or NaN among them",
+        )
 
 
 # ---------------------------------------------------------------------------- propagate_rms
@@ -313,121 +335,129 @@ def check_propagate_rms(propagate_rms) -> None:
         f"{c:.3f}/√fan_in": lambda n, c=c: c / np.sqrt(n),
         "√(3/fan_in)": lambda n: float(np.sqrt(3.0 / n)),
     }
-    depth, width = 6, 128
+    he = rules["He: √(2/fan_in)"]
     for _ in check.devices():
         for label, rule in rules.items():
-            d_in = int(rng.integers(24, 48))
-            x = (rng.normal(size=(64, d_in)) * rng.uniform(0.5, 2)).astype(np.float64)
-            on = f"init_std = {label}, depth = {depth}, width = {width}, x = {describe(x)}"
-            seed = int(rng.integers(2**31))
-            got = check.expect_array(check.call(rule, depth, width, x, seed=seed, on=on), on)
-            if got.shape != (depth,):
-                check.fail(
-                    f"propagate_rms returned shape {got.shape}, expected ({depth},)",
-                    on=on,
-                    hint="one RMS per layer: depth values (not including the input)",
-                )
-            if not np.all(np.isfinite(got)) or np.any(got <= 0):
-                check.fail(
-                    "propagate_rms returned non-positive or non-finite values",
-                    on=on,
-                    got=got,
-                    hint="RMS = √(mean(h²)) of each layer's ReLU output",
-                )
-            mean, spread = _reference_spread(rule, depth, width, x, seeds=10)
-            log_got = np.log(got.astype(np.float64))
-            tolerance = 6 * spread + 0.02
-            bad = np.abs(log_got - mean) > tolerance
-            if bad.any():
-                layer = int(np.flatnonzero(bad)[0])
-                variants = _propagate_variants(rule, depth, width, x)
-                hint = (
-                    "draw a fresh (fan_in, width) weight matrix for every layer from "
-                    "N(0, init_std(fan_in)²), with fan_in = x.shape[1] for the first "
-                    "layer; apply ReLU; record √(mean(h²))"
-                )
-                named = {
-                    "std": "this is the standard deviation of each layer's output; the RMS "
-                    "√(mean(h²)) also counts the mean (ReLU outputs are positive)",
-                    "pre": "this is the RMS of the pre-activations (before the ReLU); record "
-                    "the RMS of the ReLU outputs",
-                    "mean_abs": "this is mean(|h|); the RMS is √(mean(h²))",
-                }
-                for key, text in named.items():
-                    if np.all(np.abs(log_got - variants[key]) <= tolerance + 0.05):
-                        hint = text
-                        break
-                check.fail(
-                    f"propagate_rms is off at layer {layer + 1} (further than sampling "
-                    "noise allows)",
-                    on=on,
-                    expected=f"≈ {np.exp(mean[layer]):.4g} (log tolerance {tolerance[layer]:.3f})",
-                    got=f"{got[layer]:.4g}",
-                    hint=hint,
-                )
-        x = rng.normal(size=(32, 10))
-        on = f"He, depth 4, width 16, x = {describe(x)}, seed = 7 twice"
-        first = check.expect_array(
-            check.call(rules["He: √(2/fan_in)"], 4, 16, x, seed=7, on=on), on
-        )
-        again = check.expect_array(
-            check.call(rules["He: √(2/fan_in)"], 4, 16, x, seed=7, on=on), on
-        )
-        if not np.array_equal(first, again):
-            check.fail(
-                "the same seed gave different results",
-                on=on,
-                got=f"{first} then {again}",
-                hint="draw every weight from np.random.default_rng(seed)",
-            )
-        others = [
-            check.call(rules["He: √(2/fan_in)"], 4, 16, x, seed=s, on=on) for s in (11, 12, 13)
-        ]
-        if all(np.array_equal(first, o) for o in others):
-            check.fail(
-                "different seeds gave identical results",
-                on="seeds 7, 11, 12, 13",
-                hint="build the generator from the seed argument",
-            )
-        # Width 1: a fresh scalar weight per layer kills the signal with probability 1/2 per
-        # layer; reusing one weight for every hidden layer lets half of all nets survive.
-        x = np.abs(rng.normal(size=(8, 3))) + 0.1
-        alive = sum(
-            bool(
-                np.asarray(
-                    check.call(
-                        rules["He: √(2/fan_in)"], 8, 1, x, seed=int(s), on="depth 8, width 1"
-                    )
-                )[-1]
-                > 0
-            )
-            for s in rng.choice(2**31, size=40, replace=False)
-        )
-        if alive >= 8:
-            check.fail(
-                f"with width 1, {alive} of 40 seeds kept a live signal through 8 layers; "
-                "fresh weights for each layer leave about 40/128 ≈ 0.3",
-                on="depth = 8, width = 1, 40 seeds",
-                hint="draw a new weight matrix for every layer; reusing one matrix for "
-                "all hidden layers is a different network",
-            )
+            _check_rms_per_layer(check, rng, label, rule, depth=6, width=128)
+        _check_rms_seeds(check, rng, he)
+        _check_rms_fresh_weights(check, rng, he)
     check.passed(
         "RMS per layer within sampling noise for three init rules; seeds; fresh weights per layer"
     )
+
+
+def _check_rms_per_layer(check: Check, rng, label: str, rule, depth: int, width: int) -> None:
+    """One init rule: ``depth`` positive RMS values, each within sampling noise of the
+    reference (over 10 seeds, on the log scale)."""
+    d_in = int(rng.integers(24, 48))
+    x = (rng.normal(size=(64, d_in)) * rng.uniform(0.5, 2)).astype(np.float64)
+    on = f"init_std = {label}, depth = {depth}, width = {width}, x = {describe(x)}"
+    seed = int(rng.integers(2**31))
+    got = check.expect_array(check.call(rule, depth, width, x, seed=seed, on=on), on)
+    if got.shape != (depth,):
+        check.fail(
+            f"propagate_rms returned shape {got.shape}, expected ({depth},)",
+            on=on,
+            hint="one RMS per layer: depth values (not including the input)",
+        )
+    if not np.all(np.isfinite(got)) or np.any(got <= 0):
+        check.fail(
+            "propagate_rms returned non-positive or non-finite values",
+            on=on,
+            got=got,
+            hint="the RMS (root of the mean square) of a layer's ReLU output is positive "
+            "and finite",
+        )
+    mean, spread = _reference_spread(rule, depth, width, x, seeds=10)
+    log_got = np.log(got.astype(np.float64))
+    tolerance = 6 * spread + 0.02
+    bad = np.abs(log_got - mean) > tolerance
+    if not bad.any():
+        return
+    layer = int(np.flatnonzero(bad)[0])
+    variants = _propagate_variants(rule, depth, width, x)
+    hint = (
+        "follow the docstring: a fresh (fan_in, width) weight matrix for every layer from "
+        "N(0, init_std(fan_in)²), the first layer's fan_in taken from x, a ReLU, then the RMS "
+        "of its output"
+    )
+    named = {
+        "std": "this is the standard deviation of each layer's output; the RMS also counts "
+        "the mean (ReLU outputs are positive)",
+        "pre": "this is the RMS of the pre-activations (before the ReLU); record the RMS of "
+        "the ReLU outputs",
+        "mean_abs": "this is mean(|h|), the mean absolute value; the RMS is the root of the "
+        "mean *square*",
+    }
+    for key, text in named.items():
+        if np.all(np.abs(log_got - variants[key]) <= tolerance + 0.05):
+            hint = text
+            break
+    check.fail(
+        f"propagate_rms is off at layer {layer + 1} (further than sampling noise allows)",
+        on=on,
+        expected=f"≈ {np.exp(mean[layer]):.4g} (log tolerance {tolerance[layer]:.3f})",
+        got=f"{got[layer]:.4g}",
+        hint=hint,
+    )
+
+
+def _check_rms_seeds(check: Check, rng, he) -> None:
+    """The same seed gives the same result; different seeds give different ones."""
+    x = rng.normal(size=(32, 10))
+    on = f"He, depth 4, width 16, x = {describe(x)}, seed = 7 twice"
+    first = check.expect_array(check.call(he, 4, 16, x, seed=7, on=on), on)
+    again = check.expect_array(check.call(he, 4, 16, x, seed=7, on=on), on)
+    if not np.array_equal(first, again):
+        check.fail(
+            "the same seed gave different results",
+            on=on,
+            got=f"{first} then {again}",
+            hint="draw every weight from one generator built from the seed argument",
+        )
+    others = [check.call(he, 4, 16, x, seed=s, on=on) for s in (11, 12, 13)]
+    if all(np.array_equal(first, o) for o in others):
+        check.fail(
+            "different seeds gave identical results",
+            on="seeds 7, 11, 12, 13",
+            hint="build the generator from the seed argument",
+        )
+
+
+def _check_rms_fresh_weights(check: Check, rng, he) -> None:
+    """Width 1: a fresh scalar weight per layer kills the signal with probability 1/2 per
+    layer; reusing one weight for every hidden layer lets half of all nets survive."""
+    x = np.abs(rng.normal(size=(8, 3))) + 0.1
+    alive = sum(
+        bool(np.asarray(check.call(he, 8, 1, x, seed=int(s), on="depth 8, width 1"))[-1] > 0)
+        for s in rng.choice(2**31, size=40, replace=False)
+    )
+    if alive >= 8:
+        check.fail(
+            f"with width 1, {alive} of 40 seeds kept a live signal through 8 layers; "
+            "fresh weights for each layer leave about 40/128 ≈ 0.3",
+            on="depth = 8, width = 1, 40 seeds",
+            hint="draw a new weight matrix for every layer; reusing one matrix for "
+            "all hidden layers is a different network",
+        )
 
 
 # ------------------------------------------------------------------ expected_initial_loss
 def _initial_loss_hint(got: float, k: int) -> str:
     """Name the misconception a wrong expected initial loss follows."""
     candidates = {
-        "this is log10(C): cross-entropy uses the natural logarithm (np.log)": np.log10(k),
+        "this is the base-10 logarithm of C: cross-entropy uses the natural logarithm": (
+            np.log10(k)
+        ),
         "this is log2(C), the loss in bits: Keras's cross-entropy uses the natural logarithm": (
             np.log2(k)
         ),
         "this is the probability 1/C of the right class: the loss is −log of that probability": (
             1.0 / k
         ),
-        "the sign is wrong: −log(1/C) is positive": -np.log(k),
+        "the sign is wrong: a loss, minus the log of a probability below 1, is positive": (
+            -np.log(k)
+        ),
         "this is C · log C, a sum over the classes: only the true class's probability enters "
         "the loss": k * np.log(k),
         "this uses C − 1 classes: with C classes the uniform guess gives each 1/C": np.log(k - 1)
@@ -457,7 +487,7 @@ def check_expected_initial_loss(expected_initial_loss) -> None:
                 check.fail(
                     f"expected_initial_loss returned {describe(got)}, not a number",
                     on=on,
-                    hint="return a Python float, e.g. float(...)",
+                    hint="return the loss as a Python float",
                 )
             want = float(np.log(k))
             got = float(got)
