@@ -90,7 +90,7 @@ def _sparsity_hints(values: np.ndarray, expected: float, got: float) -> list[str
     ):
         hints.append(
             "tiny non-zero values (1e-7, 1e-30) were counted as zeros: a skipped "
-            "multiplication needs an exact 0, use a == 0"
+            "multiplication needs an exact 0"
         )
     if np.isclose(got, float(np.sum(values == 0))) and values.size > 1:
         hints.append("this is the number of zeros; divide it by the number of entries (a.size)")
@@ -217,7 +217,7 @@ def _probe_models(rng: np.random.Generator):
 
 def check_relu_activations(relu_activations) -> None:
     """{layer name: ReLU output on x} for every plain ReLU of the model, in model order."""
-    from relu_course.probes import relu_layers, relu_outputs
+    from relu_course.probes import relu_outputs
 
     check = Check("relu_activations", relu_activations)
     for _ in check.devices():
@@ -227,86 +227,95 @@ def check_relu_activations(relu_activations) -> None:
             with _quiet_keras():
                 expected = relu_outputs(model, x)
                 got = check.call(model, x, on=on)
-            if not isinstance(got, dict):
-                check.fail(
-                    f"relu_activations returned {describe(got)}, not a dict",
-                    on=on,
-                    hint="return {layer.name: output array} for each ReLU layer",
-                )
-            names = list(expected)
-            if not all(isinstance(key, str) for key in got):
-                check.fail(
-                    "relu_activations must key its dict by layer name",
-                    on=on,
-                    expected=str(names),
-                    got=str(list(got)),
-                    hint="use layer.name as the key",
-                )
-            if list(got) != names:
-                all_names = [layer.name for layer in model.layers]
-                extra = [k for k in got if k not in names]
-                missing = [k for k in names if k not in got]
-                if extra and all(k in all_names for k in extra):
-                    hint = (
-                        f"{extra} are not plain ReLUs: keep only layers.ReLU(), "
-                        "Activation('relu') and Dense(..., activation='relu') (check "
-                        "layer.activation.__name__ == 'relu'; LeakyReLU, tanh and linear "
-                        "layers do not count)"
-                    )
-                elif missing and any(hasattr(model.get_layer(k), "units") for k in missing):
-                    hint = (
-                        f"{missing} are missing: a Dense(..., activation='relu') layer is a "
-                        "ReLU too (its activation attribute is keras.activations.relu)"
-                    )
-                elif missing:
-                    hint = f"{missing} are missing: include every plain ReLU layer"
-                elif sorted(got) == sorted(names):
-                    hint = "the keys are out of order: follow model.layers (input side first)"
-                else:
-                    hint = "key the dict by layer.name"
-                check.fail(
-                    "relu_activations returned the wrong layers",
-                    on=on,
-                    expected=str(names),
-                    got=str(list(got)),
-                    hint=hint,
-                )
-            for layer in relu_layers(model):
-                value = got[layer.name]
-                if not isinstance(value, np.ndarray):
-                    check.fail(
-                        f"the value for {layer.name!r} is {type(value).__module__}."
-                        f"{type(value).__name__}, not a NumPy array",
-                        on=on,
-                        hint="convert each output with np.asarray(...) or .numpy()",
-                    )
-                want = expected[layer.name]
-                if value.shape != want.shape:
-                    check.fail(
-                        f"the output of {layer.name!r} has shape {value.shape}, expected "
-                        f"{want.shape}",
-                        on=on,
-                        hint="return the layer's whole output on the batch x",
-                    )
-                if not np.allclose(value, want, rtol=1e-5, atol=1e-6):
-                    hint = (
-                        "these values include negatives: they are the pre-activations (the "
-                        "input of the ReLU); return the ReLU's output"
-                        if (value < 0).any()
-                        else "use the model's own layers on x in inference mode, e.g. "
-                        "keras.Model(model.inputs, [l.output for l in relu_layers])"
-                    )
-                    check.fail(
-                        f"the output of {layer.name!r} is wrong",
-                        on=on,
-                        expected=want,
-                        got=value,
-                        hint=hint,
-                    )
+            _check_activation_keys(check, model, got, list(expected), on)
+            _check_activation_values(check, model, got, expected, on)
     check.passed(
         "Sequential and functional models; Dense(relu), ReLU() and "
         "Activation('relu') found, LeakyReLU/tanh/linear left out, in model order"
     )
+
+
+def _check_activation_keys(check: Check, model, got, names: list[str], on: str) -> None:
+    """A dict keyed by layer name: every plain ReLU layer, nothing else, in model order."""
+    if not isinstance(got, dict):
+        check.fail(
+            f"relu_activations returned {describe(got)}, not a dict",
+            on=on,
+            hint="return a dict from each ReLU layer's name to its output on x",
+        )
+    if not all(isinstance(key, str) for key in got):
+        check.fail(
+            "relu_activations must key its dict by layer name",
+            on=on,
+            expected=str(names),
+            got=str(list(got)),
+            hint="use layer.name as the key",
+        )
+    if list(got) == names:
+        return
+    all_names = [layer.name for layer in model.layers]
+    extra = [k for k in got if k not in names]
+    missing = [k for k in names if k not in got]
+    if extra and all(k in all_names for k in extra):
+        hint = (
+            f"{extra} are not plain ReLUs: the docstring lists what counts as a ReLU "
+            "(LeakyReLU, tanh and linear layers do not)"
+        )
+    elif missing and any(hasattr(model.get_layer(k), "units") for k in missing):
+        hint = (
+            f"{missing} are missing: a Dense(..., activation='relu') layer is a "
+            "ReLU too (its activation attribute is keras.activations.relu)"
+        )
+    elif missing:
+        hint = f"{missing} are missing: include every plain ReLU layer"
+    elif sorted(got) == sorted(names):
+        hint = "the keys are out of order: follow model.layers (input side first)"
+    else:
+        hint = "key the dict by layer.name"
+    check.fail(
+        "relu_activations returned the wrong layers",
+        on=on,
+        expected=str(names),
+        got=str(list(got)),
+        hint=hint,
+    )
+
+
+def _check_activation_values(check: Check, model, got: dict, expected: dict, on: str) -> None:
+    """Each value is a NumPy array: the layer's whole output on x, in inference mode."""
+    from relu_course.probes import relu_layers
+
+    for layer in relu_layers(model):
+        value = got[layer.name]
+        if not isinstance(value, np.ndarray):
+            check.fail(
+                f"the value for {layer.name!r} is {type(value).__module__}."
+                f"{type(value).__name__}, not a NumPy array",
+                on=on,
+                hint="convert each output with np.asarray(...) or .numpy()",
+            )
+        want = expected[layer.name]
+        if value.shape != want.shape:
+            check.fail(
+                f"the output of {layer.name!r} has shape {value.shape}, expected {want.shape}",
+                on=on,
+                hint="return the layer's whole output on the batch x",
+            )
+        if not np.allclose(value, want, rtol=1e-5, atol=1e-6):
+            hint = (
+                "these values include negatives: they are the pre-activations (the "
+                "input of the ReLU); return the ReLU's output"
+                if (value < 0).any()
+                else "run the model's own layers on x in inference mode (section 3 shows how "
+                "a probe model reads the outputs of inner layers)"
+            )
+            check.fail(
+                f"the output of {layer.name!r} is wrong",
+                on=on,
+                expected=want,
+                got=value,
+                hint=hint,
+            )
 
 
 # ---------------------------------------------------------------- hoyer_sparsity
@@ -351,7 +360,11 @@ def check_hoyer_sparsity(hoyer_sparsity) -> None:
             elif (vv < 0).any():
                 hint = "use absolute values in the L1 norm: ‖v‖₁ = Σ|vᵢ|"
             else:
-                hint = "Hoyer = (√n − ‖v‖₁/‖v‖₂)/(√n − 1) with ‖v‖₁ = Σ|vᵢ|, ‖v‖₂ = √(Σvᵢ²)"
+                hint = (
+                    "compare with the docstring's formula term by term: √n, the ratio of the "
+                    "L1 norm (sum of absolute values) to the L2 norm, and the division by "
+                    "(√n − 1)"
+                )
             check.fail(
                 "hoyer_sparsity gives a wrong value",
                 on=on,
@@ -420,7 +433,7 @@ def check_skippable_macs(skippable_macs) -> None:
                 check.fail(
                     f"skippable_macs returned {describe(got)}, not a (total, skippable) tuple",
                     on=on,
-                    hint="return total, skippable",
+                    hint="return the pair (total, skippable) that the docstring names",
                 )
             values = []
             for label, value in zip(("total", "skippable"), got, strict=True):
