@@ -16,6 +16,13 @@ import nbformat
 import pytest
 
 from relu_course.checks import registry
+from relu_course.grading.cells import (
+    exercise_name,
+    grade_id,
+    is_answer,
+    is_autograded_test,
+    nbgrader_meta,
+)
 from relu_course.layout import (
     assignments,
     canonical,
@@ -111,20 +118,6 @@ def _nb(path: Path):
     return nbformat.read(path, as_version=4)
 
 
-def _meta(cell) -> dict:
-    return cell.get("metadata", {}).get("nbgrader", {})
-
-
-def _is_answer(cell) -> bool:
-    m = _meta(cell)
-    return cell.cell_type == "code" and m.get("solution") and not m.get("grade")
-
-
-def _is_test(cell) -> bool:
-    m = _meta(cell)
-    return cell.cell_type == "code" and m.get("grade") and not m.get("solution")
-
-
 def test_every_course_notebook_exists():
     assert ASSIGNMENTS[:2] == ["00_welcome", "01_relu"]
     assert set(REQUIRED_CLAIMS) <= set(ASSIGNMENTS), "a notebook of COURSE.md's ledger is missing"
@@ -151,9 +144,9 @@ def test_registry_and_notebooks_agree():
     graded = {}
     for assignment in ASSIGNMENTS:
         for cell in _nb(solution_notebook(assignment, ROOT)).cells:
-            if _is_test(cell):
-                name = _meta(cell)["grade_id"].removeprefix("test_")
-                graded[name] = (assignment, _meta(cell).get("points"))
+            if is_autograded_test(cell):
+                name = exercise_name(grade_id(cell))
+                graded[name] = (assignment, nbgrader_meta(cell).get("points"))
     registered = {n: (e.notebook, e.points) for n, e in registry().items()}
     missing = sorted(set(graded) - set(registered))
     assert not missing, f"graded in a notebook but not in the registry: {missing}"
@@ -198,10 +191,10 @@ def test_common_outline(assignment):
 
 def test_grade_ids_unique_and_markers_balanced(assignment):
     nb = _nb(solution_notebook(assignment, ROOT))
-    ids = [_meta(c)["grade_id"] for c in nb.cells if _meta(c)]
+    ids = [nbgrader_meta(c)["grade_id"] for c in nb.cells if nbgrader_meta(c)]
     assert len(ids) == len(set(ids)), f"duplicate grade ids: {ids}"
     for cell in nb.cells:
-        m = _meta(cell)
+        m = nbgrader_meta(cell)
         if m:
             assert m.get("schema_version") == 3
             assert re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", m["grade_id"]), m["grade_id"]
@@ -212,24 +205,26 @@ def test_grade_ids_unique_and_markers_balanced(assignment):
         if "### BEGIN SOLUTION" in cell.source:
             assert m.get("solution"), "solution markers outside a solution cell"
         if "### BEGIN HIDDEN TESTS" in cell.source:
-            assert _is_test(cell), "hidden tests outside a test cell"
+            assert is_autograded_test(cell), "hidden tests outside a test cell"
 
 
 def test_each_exercise_has_answer_then_visible_and_hidden_tests(assignment):
     nb = _nb(solution_notebook(assignment, ROOT))
     expected = [n for n, e in registry().items() if e.notebook == assignment]
-    answers = [i for i, c in enumerate(nb.cells) if _is_answer(c)]
-    names = [_meta(nb.cells[i])["grade_id"] for i in answers]
+    answers = [i for i, c in enumerate(nb.cells) if is_answer(c)]
+    names = [grade_id(nb.cells[i]) for i in answers]
     assert sorted(names) == sorted(expected), "answer cells must match COURSE.md's exercises"
     for i in answers:
-        name = _meta(nb.cells[i])["grade_id"]
+        name = grade_id(nb.cells[i])
         source = nb.cells[i].source
         assert re.search(rf"^(def|class) {name}\b", source, re.M), f"{name}: signature kept"
         assert '"""' in source.split("### BEGIN SOLUTION")[0], f"{name}: docstring kept"
         # the next graded cell after the answer is its test cell
-        following = next(c for c in nb.cells[i + 1 :] if _meta(c))
-        assert _is_test(following), f"{name}: the answer must be followed by its test cell"
-        test_meta = _meta(following)
+        following = next(c for c in nb.cells[i + 1 :] if nbgrader_meta(c))
+        assert is_autograded_test(following), (
+            f"{name}: the answer must be followed by its test cell"
+        )
+        test_meta = nbgrader_meta(following)
         assert test_meta["grade_id"] == f"test_{name}"
         assert test_meta.get("locked") and test_meta.get("points", 0) > 0
         assert following.source.startswith('"""'), "test cells open with a one-line docstring"
@@ -240,7 +235,7 @@ def test_each_exercise_has_answer_then_visible_and_hidden_tests(assignment):
 def test_written_questions_have_mark_schemes(assignment):
     nb = _nb(solution_notebook(assignment, ROOT))
     for cell in nb.cells:
-        m = _meta(cell)
+        m = nbgrader_meta(cell)
         if cell.cell_type == "markdown" and m.get("grade"):
             assert m.get("solution") and m.get("points", 0) > 0
             assert m["grade_id"].startswith("written_")
@@ -254,7 +249,7 @@ def test_release_has_no_outputs_and_no_solutions(assignment):
             assert not cell.outputs and cell.execution_count is None
         assert "### BEGIN SOLUTION" not in cell.source
         assert "### BEGIN HIDDEN TESTS" not in cell.source
-    answers = [c for c in nb.cells if _is_answer(c)]
+    answers = [c for c in nb.cells if is_answer(c)]
     assert all("raise NotImplementedError()" in c.source for c in answers)
 
 

@@ -16,10 +16,12 @@ __all__ = [
     "cell_outcome",
     "exercise_name",
     "grade_cells",
+    "grade_id",
     "hidden_test_lines",
     "is_answer",
     "is_autograded_test",
     "locked_cell_changes",
+    "nbgrader_meta",
     "read_notebook",
 ]
 
@@ -44,14 +46,24 @@ def read_notebook(path: Path):
     return nb, None
 
 
-def _nbgrader(cell) -> dict:
+def nbgrader_meta(cell) -> dict:
+    """A cell's nbgrader metadata, ``{}`` when it has none (or a submission mangled it into
+    something that is not a mapping). Every reader of nbgrader metadata goes through here
+    and the predicates below, so "answer" and "test" mean one thing everywhere."""
     meta = cell.get("metadata", {}).get("nbgrader", {})
     return meta if isinstance(meta, dict) else {}
 
 
+def grade_id(cell) -> str | None:
+    """The cell's nbgrader grade id (``relu_np``, ``test_relu_np``), or None (also when a
+    submission put something other than a non-empty string there)."""
+    value = nbgrader_meta(cell).get("grade_id")
+    return value if isinstance(value, str) and value else None
+
+
 def grade_cells(nb) -> list:
     """The cells nbgrader awards points for (autograded tests and manually graded answers)."""
-    return [cell for cell in nb.cells if _nbgrader(cell).get("grade")]
+    return [cell for cell in nb.cells if nbgrader_meta(cell).get("grade")]
 
 
 def exercise_name(grade_id: str) -> str:
@@ -61,13 +73,13 @@ def exercise_name(grade_id: str) -> str:
 
 def is_autograded_test(cell) -> bool:
     """A code cell nbgrader scores by running it (a test cell)."""
-    meta = _nbgrader(cell)
+    meta = nbgrader_meta(cell)
     return bool(meta.get("grade")) and not meta.get("solution") and cell.cell_type == "code"
 
 
 def is_answer(cell) -> bool:
     """A code cell the student writes (nbgrader ``solution``)."""
-    return bool(_nbgrader(cell).get("solution")) and cell.cell_type == "code"
+    return bool(nbgrader_meta(cell).get("solution")) and cell.cell_type == "code"
 
 
 _HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS(.*?)### END HIDDEN TESTS", re.S)
@@ -140,23 +152,19 @@ def locked_cell_changes(submitted, release) -> list[Tampering]:
     does not depend on nbgrader's checksum, which hidden tests change.
     """
     found = []
-    by_id = {}
-    for cell in submitted.cells:
-        grade_id = _nbgrader(cell).get("grade_id")
-        if grade_id:
-            by_id[grade_id] = cell
+    by_id = {grade_id(cell): cell for cell in submitted.cells if grade_id(cell)}
     for cell in release.cells:
-        meta = _nbgrader(cell)
-        if not meta.get("locked") or not meta.get("grade_id"):
+        meta = nbgrader_meta(cell)
+        key = grade_id(cell)
+        if not meta.get("locked") or not key:
             continue
-        grade_id = meta["grade_id"]
-        theirs = by_id.get(grade_id)
+        theirs = by_id.get(key)
         if theirs is None:
             same_source = any(c.source.strip() == cell.source.strip() for c in submitted.cells)
-            found.append(Tampering(grade_id, "metadata stripped" if same_source else "deleted"))
+            found.append(Tampering(key, "metadata stripped" if same_source else "deleted"))
             continue
         if theirs.source.strip() != cell.source.strip():
-            found.append(Tampering(grade_id, "edited"))
-        if meta.get("grade") and _nbgrader(theirs).get("points") != meta.get("points"):
-            found.append(Tampering(grade_id, "points changed"))
+            found.append(Tampering(key, "edited"))
+        if meta.get("grade") and nbgrader_meta(theirs).get("points") != meta.get("points"):
+            found.append(Tampering(key, "points changed"))
     return found

@@ -23,7 +23,9 @@ from relu_course.grading.cells import (
     cell_outcome,
     exercise_name,
     grade_cells,
+    grade_id,
     is_autograded_test,
+    nbgrader_meta,
     read_notebook,
 )
 
@@ -118,8 +120,8 @@ def check_notebook(
     elif any("did not start" in e for e in report.events):
         result.problem = "the kernel did not start: run `relu-course doctor`"
     for cell in grade_cells(nb):
-        meta = cell.metadata["nbgrader"]
-        name = exercise_name(meta.get("grade_id", "?"))
+        meta = nbgrader_meta(cell)
+        name = exercise_name(grade_id(cell) or "?")
         points = float(meta.get("points", 0) or 0)
         if not is_autograded_test(cell):
             result.rows.append(

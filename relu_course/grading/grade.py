@@ -42,7 +42,9 @@ from relu_course.grading.cells import (
     Tampering,
     cell_outcome,
     exercise_name,
+    grade_id,
     is_autograded_test,
+    nbgrader_meta,
     read_notebook,
 )
 
@@ -413,23 +415,21 @@ def _scores(
                 root / "autograded" / student / assignment / f"{name}.ipynb"
             )
             cells = {
-                c.metadata["nbgrader"]["grade_id"]: c
-                for c in (autograded.cells if autograded else [])
-                if c.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+                grade_id(c): c for c in (autograded.cells if autograded else []) if grade_id(c)
             }
             for test in (c for c in release_nb.cells if is_autograded_test(c)):
-                grade_id = test.metadata["nbgrader"]["grade_id"]
-                points = float(test.metadata["nbgrader"].get("points", 0))
+                test_id = grade_id(test)
+                points = float(nbgrader_meta(test).get("points", 0))
                 score, message = 0.0, "not graded"
                 if gradebook is not None and name in prepared.readable:
                     try:
-                        found = gradebook.find_grade(grade_id, name, assignment, student)
+                        found = gradebook.find_grade(test_id, name, assignment, student)
                         score = float(found.auto_score or 0.0)
                     except MissingEntry:
                         score = 0.0
-                    if grade_id in cells:
-                        message = cell_outcome(cells[grade_id]).message
-                result.exercises.append(ExerciseResult(grade_id, points, score, score, message))
+                    if test_id in cells:
+                        message = cell_outcome(cells[test_id]).message
+                result.exercises.append(ExerciseResult(test_id, points, score, score, message))
                 result.max_score += points
     finally:
         if gradebook is not None:
@@ -591,9 +591,9 @@ def _release_instructor_decisions(root: Path, state: Path, assignment: str, sett
         return
     with Gradebook(_db_url(root, settings.db_timeout)) as gradebook:
         for key in ours:
-            _, student, grade_id = key.split("/", 2)
+            _, student, test_id = key.split("/", 2)
             try:
-                grade = gradebook.find_grade(grade_id, assignment, assignment, student)
+                grade = gradebook.find_grade(test_id, assignment, assignment, student)
             except MissingEntry:
                 continue
             if grade.manual_score != 0.0 or not grade.needs_manual_grade:

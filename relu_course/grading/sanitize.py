@@ -16,7 +16,7 @@ import copy
 
 import nbformat
 
-from relu_course.grading.cells import Tampering, locked_cell_changes
+from relu_course.grading.cells import Tampering, grade_id, locked_cell_changes, nbgrader_meta
 
 __all__ = ["restore_metadata", "tamper_findings"]
 
@@ -24,8 +24,9 @@ _KEYS = ("grade", "solution", "locked", "points", "task", "grade_id")
 
 
 def _meta(cell):
-    meta = cell.get("metadata", {}).get("nbgrader")
-    return meta
+    """The raw nbgrader metadata (None when absent; a submission may have put anything
+    there, which is why this is not ``cells.nbgrader_meta``)."""
+    return cell.get("metadata", {}).get("nbgrader")
 
 
 def _retyped(cell, cell_type: str):
@@ -47,51 +48,51 @@ def restore_metadata(submitted, release) -> tuple[object, list[Tampering]]:
     nb = copy.deepcopy(submitted)
     wanted, by_source = {}, {}
     for cell in release.cells:
-        meta = _meta(cell)
-        if isinstance(meta, dict) and meta.get("grade_id"):
-            wanted[meta["grade_id"]] = (cell.cell_type, meta)
-            if meta.get("locked"):
-                by_source.setdefault(cell.source.strip(), meta["grade_id"])
-    present = {m.get("grade_id") for m in map(_meta, nb.cells) if isinstance(m, dict)} & set(wanted)
+        if grade_id(cell):
+            wanted[grade_id(cell)] = (cell.cell_type, nbgrader_meta(cell))
+            if nbgrader_meta(cell).get("locked"):
+                by_source.setdefault(cell.source.strip(), grade_id(cell))
+    present = {grade_id(cell) for cell in nb.cells} & set(wanted)
     findings: list[Tampering] = []
     seen: set[str] = set()
     for index, cell in enumerate(nb.cells):
         meta = _meta(cell)
         if meta is None:
             continue
-        grade_id = meta.get("grade_id") if isinstance(meta, dict) else None
+        # what the submission wrote there, for the report; `key` only when it can name a cell
+        # (a list or a number there must not crash the grader)
+        written = meta.get("grade_id") if isinstance(meta, dict) else None
+        key = grade_id(cell)
         if not isinstance(meta, dict):
             meta = {}
         renamed = by_source.get(str(cell.get("source", "")).strip())
-        if grade_id not in wanted and renamed and renamed not in present | seen:
-            findings.append(Tampering(renamed, f"grade_id changed to {grade_id!r}: restored"))
-            grade_id = renamed
-        if not isinstance(grade_id, str) or grade_id not in wanted or grade_id in seen:
-            marked = isinstance(meta, dict) and any(meta.get(k) for k in _KEYS)
+        if key not in wanted and renamed and renamed not in present | seen:
+            findings.append(Tampering(renamed, f"grade_id changed to {written!r}: restored"))
+            key = renamed
+        if key is None or key not in wanted or key in seen:
+            marked = any(meta.get(k) for k in _KEYS)
             if marked:
                 what = (
                     "second cell with this grade id un-marked (the first one is graded)"
-                    if grade_id in seen
+                    if key in seen
                     else "grade cell not in the release: ignored (metadata removed)"
                 )
-                findings.append(Tampering(str(grade_id or f"cell {index}"), what))
+                findings.append(Tampering(str(written or f"cell {index}"), what))
             del cell.metadata["nbgrader"]
             continue
-        seen.add(grade_id)
-        cell_type, release_meta = wanted[grade_id]
+        seen.add(key)
+        cell_type, release_meta = wanted[key]
         changes = []
         if cell.cell_type != cell_type:
             changes.append(f"cell type {cell_type} → {cell.cell_type}")
             nb.cells[index] = cell = _retyped(cell, cell_type)
-        for key in _KEYS[:-1]:  # (a changed grade_id is reported above)
-            if meta.get(key) != release_meta.get(key):
-                changes.append(f"{key} {release_meta.get(key)!r} → {meta.get(key)!r}")
+        for name in _KEYS[:-1]:  # (a changed grade_id is reported above)
+            if meta.get(name) != release_meta.get(name):
+                changes.append(f"{name} {release_meta.get(name)!r} → {meta.get(name)!r}")
         cell.metadata["nbgrader"] = copy.deepcopy(release_meta)
         if changes:
             findings.append(
-                Tampering(
-                    grade_id, "metadata restored from the release (" + ", ".join(changes) + ")"
-                )
+                Tampering(key, "metadata restored from the release (" + ", ".join(changes) + ")")
             )
     return nb, findings
 

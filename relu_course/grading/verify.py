@@ -36,7 +36,7 @@ import numpy as np
 
 from relu_course.checks import registry
 from relu_course.checks._registry import Probe, compare_structures
-from relu_course.grading.cells import exercise_name, is_answer, is_autograded_test
+from relu_course.grading.cells import exercise_name, grade_id, is_answer, is_autograded_test
 from relu_course.grading.probe_wire import decode_result, encode_probe
 
 __all__ = ["Verification", "verify_submission"]
@@ -69,25 +69,19 @@ def _plan(submitted, source, exercises: set[str]) -> tuple[list, set[str]]:
     Only set-up cells (before the first answer) are needed when every exercise has probes;
     otherwise every non-test cell runs, with the source test cells of the exercises to check.
     """
-    answers = {
-        c.metadata["nbgrader"]["grade_id"]: c.source
-        for c in submitted.cells
-        if is_answer(c) and c.metadata["nbgrader"].get("grade_id")
-    }
+    answers = {grade_id(c): c.source for c in submitted.cells if is_answer(c) and grade_id(c)}
     by_probe = {e for e in exercises if _probes_of(e) is not None}
     by_test = exercises - by_probe
     cells, seen_answer = [], False
     for cell in source.cells:
         if cell.cell_type != "code":
             continue
-        meta = cell.get("metadata", {}).get("nbgrader", {})
         if is_answer(cell):
             seen_answer = True
-            if cell.cell_type == "code":
-                cells.append(("answer", meta["grade_id"], answers.get(meta["grade_id"], "")))
+            cells.append(("answer", grade_id(cell), answers.get(grade_id(cell), "")))
         elif is_autograded_test(cell):
-            if exercise_name(meta["grade_id"]) in by_test:
-                cells.append(("test", meta["grade_id"], cell.source))
+            if exercise_name(grade_id(cell)) in by_test:
+                cells.append(("test", grade_id(cell), cell.source))
         elif not seen_answer or by_test:
             cells.append(("setup", cell.get("id", "?"), _without_shell_lines(cell.source)))
     return cells, by_probe
