@@ -56,7 +56,7 @@ RELU_NP_WRONG = {
     "stub": (_stub, "not implemented yet"),
     "raises": (lambda x: x / "a", "raised"),
     "flattens": (lambda x: np.maximum(np.ravel(x), 0), "shape"),
-    "threshold_one": (lambda x: np.where(x > 1, x, 0), "wrong value"),
+    "threshold_one": (lambda x: np.where(x > 1, x, 0), "were set to 0"),
     "infinite_loop": (_loops_forever, "did not finish"),
     "loop_catching_exceptions": (_swallows_errors_and_loops, "did not finish"),
     "hard_coded": (lambda x: np.array([0.0, 0.0, 2.0], dtype=np.float32), "shape"),
@@ -103,7 +103,7 @@ RELU_TF_WRONG = {
     "abs": (tf.abs, "|x|"),
     "leaky": (lambda x: tf.where(x > 0, x, 0.01 * x), "leaky"),
     "stub": (_stub, "not implemented yet"),
-    "relu6": (tf.nn.relu6, "wrong value"),
+    "relu6": (tf.nn.relu6, "capped at 6"),
     # a Keras layer computes in its dtype policy (float32): float64 input comes back float32
     "keras_layer_float32_policy": (lambda x: keras.layers.ReLU()(x), "dtype"),
 }
@@ -136,7 +136,7 @@ RELU_GRAD_CORRECT = {
 
 RELU_GRAD_WRONG = {
     "one_at_zero": (lambda x: (x >= 0).astype(x.dtype), "x >= 0"),
-    "half_at_zero": (lambda x: np.heaviside(x, 0.5).astype(x.dtype), "wrong value"),
+    "half_at_zero": (lambda x: np.heaviside(x, 0.5).astype(x.dtype), "at exactly x = 0"),
     "boolean": (lambda x: x > 0, "booleans"),
     "float64": (lambda x: (x > 0).astype(np.float64), "dtype"),
     "relu_itself": (lambda x: np.maximum(x, 0), "relu(x) itself"),

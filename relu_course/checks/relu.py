@@ -57,6 +57,22 @@ def _relu_hint(x: np.ndarray, got: np.ndarray) -> str:
                 f"negative inputs give {slopes[0]:.3g}·x, a leaky ReLU; plain ReLU returns "
                 "exactly 0 for them"
             )
+    positive = x > 0
+    if positive.any() and np.allclose(got[~positive], 0):
+        top = float(got[positive].max())
+        if np.allclose(got, np.clip(x, 0, top)) and top < float(x.max()):
+            return (
+                f"positive inputs were capped at {top:.3g}: ReLU passes every positive input "
+                "unchanged, however large"
+            )
+        zeroed = positive & (got == 0)
+        if zeroed.any():
+            cut = float(x[zeroed].max())
+            if np.allclose(got, np.where(x > cut, x, 0)):
+                return (
+                    f"positive inputs up to {cut:.3g} were set to 0: ReLU switches at 0, "
+                    "every positive input passes"
+                )
     return "ReLU is max(0, x), element by element"
 
 
@@ -99,9 +115,9 @@ def check_relu_tf(relu_tf) -> None:
                 check.fail(
                     f"relu_tf returned dtype {got.dtype.name} for a {tensor.dtype.name} input",
                     on=on,
-                    hint="every tensor you combine with x must have x's dtype: a zero built "
-                    "from x (zeros_like) or a Python number (TensorFlow converts it) keeps it, "
-                    "a cast to a fixed dtype does not",
+                    hint="every tensor you combine with x must have x's dtype: a constant "
+                    "derived from x itself or a Python number (TensorFlow converts it) keeps "
+                    "it, a cast to a fixed dtype does not",
                 )
             check.expect_like(got.numpy(), expected, on)
             check.expect_close(
@@ -115,7 +131,7 @@ def check_relu_tf(relu_tf) -> None:
                     + str(error).splitlines()[0].removeprefix("relu_tf "),
                     on=on,
                     hint="inside tf.function tensors have no values yet: use TensorFlow "
-                    "ops only (tf.maximum, tf.where), no NumPy calls and no .numpy()",
+                    "ops only, no NumPy calls and no .numpy()",
                 )
             if not isinstance(traced, tf.Tensor) or traced.dtype != tensor.dtype:
                 check.fail(
@@ -153,7 +169,7 @@ def check_relu_grad(relu_grad) -> None:
                 check.fail(
                     "relu_grad returned booleans",
                     on=on,
-                    hint="a derivative is a number: convert with .astype(x.dtype)",
+                    hint="a derivative is a number: return 0s and 1s in x's dtype, not True/False",
                 )
             check.expect_like(got, expected, on)
             check.expect_close(got, expected, on, x=x, rtol=0, atol=0, hint=_grad_hint(x, got))
@@ -166,9 +182,14 @@ def _grad_hint(x: np.ndarray, got: np.ndarray) -> str:
     zero = x == 0
     wrong = got != (x > 0)
     if wrong.any() and np.all(zero[wrong]):
+        if np.all(got[wrong] == 1):
+            return (
+                "your comparison counts x = 0 as positive (x >= 0): at exactly x = 0 "
+                "TensorFlow's gradient is 0, and so is ours"
+            )
         return (
-            "your comparison counts x = 0 as positive (x >= 0): at exactly x = 0 "
-            "TensorFlow's gradient is 0, and so is ours"
+            f"at exactly x = 0 your derivative is {got[wrong][0]:.3g}: the docstring takes it "
+            "as 0 there, as TensorFlow does"
         )
     if np.allclose(got, np.maximum(x, 0)):
         return "this is relu(x) itself; its derivative is 1 where x > 0 and 0 elsewhere"
@@ -188,14 +209,15 @@ def check_hat_network(hat_network) -> None:
         check.fail(
             f"hat_network returned {describe(model)}, not a keras.Model",
             on="no arguments",
-            hint="build keras.Sequential([keras.Input((1,)), Dense(3, relu), Dense(1)]), "
-            "set its weights, and return the model",
+            hint="hat_network returns the Keras model itself (the docstring's two Dense "
+            "layers, weights set by hand), not its weights or its outputs",
         )
     dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
     if len(dense) != 2:
         check.fail(
             f"the model has {len(dense)} Dense layers, expected 2",
-            hint="one hidden Dense(3, activation='relu') and one output Dense(1)",
+            hint="the docstring's model has exactly two Dense layers: a hidden ReLU layer "
+            "and a linear output layer",
         )
     hidden, output = dense
     if hidden.units != 3 or getattr(hidden.activation, "__name__", "") != "relu":
@@ -203,8 +225,8 @@ def check_hat_network(hat_network) -> None:
             f"the hidden layer is Dense({hidden.units}, activation="
             f"{getattr(hidden.activation, '__name__', hidden.activation)!r}), expected "
             "Dense(3, activation='relu')",
-            hint="the hat has three kinks and each ReLU unit makes one: a hidden "
-            "Dense(3, activation='relu')",
+            hint="the hat has three kinks and each hidden ReLU unit makes one kink: one "
+            "ReLU unit per kink, no more",
         )
     if output.units != 1 or getattr(output.activation, "__name__", "") != "linear":
         check.fail(

@@ -39,6 +39,7 @@ import nbformat
 
 from relu_course.grading.cells import hidden_test_lines
 from relu_course.grading.sandbox import Sandbox, kill, launch
+from relu_course.runtime import KERNEL_ENV
 
 __all__ = [
     "DIED",
@@ -56,13 +57,8 @@ TIMEOUT = "CellTimeoutError"
 DIED = "DeadKernelError"
 NOT_RUN = "CellNotRun"
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-KERNEL_ENV = {
-    "TF_CPP_MIN_LOG_LEVEL": "3",
-    "TF_ENABLE_ONEDNN_OPTS": "0",
-    "KERAS_BACKEND": "tensorflow",
-    "PYTHONWARNINGS": "ignore::DeprecationWarning",
-    "MPLBACKEND": "Agg",
-}
+# The course kernel's environment (relu_course.runtime), with figures drawn off-screen.
+GRADING_KERNEL_ENV = {**KERNEL_ENV, "MPLBACKEND": "Agg"}
 
 
 @dataclass
@@ -210,7 +206,7 @@ class _Kernel:
             *extra_args,
         ]
         self.log = open(private / "kernel.log", "ab")  # noqa: SIM115 - closed in stop()
-        env = dict(KERNEL_ENV)
+        env = dict(GRADING_KERNEL_ENV)
         if sandbox is None:
             env["JPY_PARENT_PID"] = ""
             env.setdefault("IPYTHONDIR", str(private / "ipython"))

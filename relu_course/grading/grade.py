@@ -47,6 +47,7 @@ from relu_course.grading.cells import (
     nbgrader_meta,
     read_notebook,
 )
+from relu_course.runtime import KERNEL_ENV
 
 __all__ = ["ExerciseResult", "Settings", "SubmissionResult", "grade", "main", "render"]
 
@@ -187,9 +188,8 @@ def _nbgrader(
     ]
     env = {
         **os.environ,
+        **KERNEL_ENV,
         "JUPYTER_PLATFORM_DIRS": "1",
-        "TF_CPP_MIN_LOG_LEVEL": "3",
-        "TF_ENABLE_ONEDNN_OPTS": "0",
         "MPLBACKEND": "Agg",
         # nbgrader runs `alembic` (the gradebook's migrations) from PATH.
         "PATH": os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")]),

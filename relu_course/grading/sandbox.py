@@ -28,6 +28,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from relu_course.runtime import KERNEL_ENV
+
 __all__ = [
     "MISSING_MESSAGE",
     "Sandbox",
@@ -172,10 +174,7 @@ class Sandbox:
             ),
             "LANG": "C.UTF-8",
             "MPLBACKEND": "Agg",
-            "TF_CPP_MIN_LOG_LEVEL": "3",
-            "TF_ENABLE_ONEDNN_OPTS": "0",
-            "KERAS_BACKEND": "tensorflow",
-            "PYTHONWARNINGS": "ignore::DeprecationWarning",
+            **KERNEL_ENV,  # the course kernel's: TensorFlow quiet, Keras on TensorFlow
             "PYTHONDONTWRITEBYTECODE": "1",
             "CUDA_VISIBLE_DEVICES": "",
         }
