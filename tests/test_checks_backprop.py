@@ -199,7 +199,7 @@ RELATIVE_ERROR_WRONG = {
     "no_floor": (_no_floor, "floor"),
     "epsilon_added": (
         lambda a, b: np.max(np.abs(a - b) / (np.abs(a) + np.abs(b) + 1e-8)),
-        "max(1e-8",
+        "not a constant added",
     ),
     "mean_not_max": (
         lambda a, b: np.mean(np.abs(a - b) / np.maximum(1e-8, np.abs(a) + np.abs(b))),
@@ -277,7 +277,7 @@ DENSE_FORWARD_WRONG = {
     "transposed_product": (lambda x, W, b: _forward_reference(x, W.T, b), "raised"),
     "leaky": (
         lambda x, W, b: (lambda z: (np.where(z > 0, z, 0.01 * z), (x, W, b, z)))(x @ W + b),
-        "relu(x @ w + b)",
+        "not be scaled",
     ),
     "stub": (_stub, "not implemented yet"),
 }

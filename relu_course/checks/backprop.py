@@ -85,7 +85,7 @@ def _call_gradient(check: Check, f, x: np.ndarray, h: float | None, on: str) -> 
             f"numerical_gradient returned shape {got.shape}, expected {x.shape} (x's shape)",
             on=on,
             hint="one partial derivative per entry of x: perturb every entry, whatever "
-            "the number of dimensions (np.ndindex(x.shape) or np.nditer visit them all)",
+            "the number of dimensions, and return them in x's shape",
         )
     return got
 
@@ -117,12 +117,14 @@ def _difference_variants(f, x: np.ndarray, h: float) -> dict[str, np.ndarray]:
         x32[i] = old
         low_precision[i] = (up - down) / (2 * h)
     return {
-        "a one-sided difference (f(x + h) − f(x)) / h has an error proportional to h; the "
-        "centred (f(x + h) − f(x − h)) / (2h) cancels it": forward,
-        "a one-sided difference (f(x) − f(x − h)) / h has an error proportional to h; the "
-        "centred (f(x + h) − f(x − h)) / (2h) cancels it": backward,
+        "this is a one-sided (forward) difference, whose error is proportional to h; the "
+        "docstring's centred difference cancels that term": forward,
+        "this is a one-sided (backward) difference, whose error is proportional to h; the "
+        "docstring's centred difference cancels that term": backward,
         "the two evaluations are 2h apart, so divide their difference by 2h, not h": 2 * centred,
-        "divide (f(x + h) − f(x − h)) by 2h, not 4h": centred / 2,
+        "the two evaluations are 2h apart, not 4h: the result is half what it should be": (
+            centred / 2
+        ),
         "keep x in float64: in float32, x + 1e-5 rounds to a step that is not h": low_precision,
     }
 
@@ -132,7 +134,10 @@ def _gradient_hint(f, x: np.ndarray, got: np.ndarray, h: float) -> str:
     for hint, values in _difference_variants(f, x, h).items():
         if np.allclose(got, values, rtol=1e-6, atol=1e-9):
             return hint
-    return "perturb one entry at a time by ±h and take (f(x + h) − f(x − h)) / (2h)"
+    return (
+        "perturb one entry at a time by ±h (the others stay as they are) and take the "
+        "docstring's centred difference for that entry"
+    )
 
 
 def _expect_gradient(check: Check, got, want, on: str, rtol: float, atol: float, case) -> None:
@@ -172,8 +177,8 @@ def check_numerical_gradient(numerical_gradient) -> None:
             check.fail(
                 f"numerical_gradient returned dtype {got.dtype}, expected float64",
                 on=on,
-                hint="with h = 1e-5 the differences need float64: build the result with "
-                "np.zeros(x.shape) or np.zeros_like(x, dtype=np.float64)",
+                hint="with h = 1e-5 the differences need float64: build the result array "
+                "in float64, whatever dtype x has",
             )
         _expect_gradient(check, got, exact, on, 1e-6, 1e-8, (f, x, 1e-5))
     # The step must be the h passed in: for a cubic the centred difference is exactly
@@ -233,7 +238,7 @@ def _relative_error_variants():
         return np.maximum(1e-8, total)
 
     return {
-        "the floor: divide by max(1e-8, |a| + |b|), so that two zeros give 0, not NaN, "
+        "the denominator needs the docstring's floor, so that two zeros give 0, not NaN, "
         "and two tiny numbers do not look far apart": lambda a, b: np.max(
             np.abs(a - b) / (np.abs(a) + np.abs(b))
         ),
@@ -252,8 +257,8 @@ def _relative_error_variants():
         "take |a − b| elementwise: a signed difference can be negative": lambda a, b: np.max(
             (a - b) / floor(np.abs(a) + np.abs(b))
         ),
-        "the floor is 1e-8: max(1e-8, |a| + |b|), not |a| + |b| + 1e-8 or another "
-        "constant": lambda a, b: np.max(np.abs(a - b) / (np.abs(a) + np.abs(b) + 1e-8)),
+        "the floor is a maximum with the docstring's constant, not a constant added to "
+        "|a| + |b|": lambda a, b: np.max(np.abs(a - b) / (np.abs(a) + np.abs(b) + 1e-8)),
     }
 
 
@@ -269,7 +274,7 @@ def _relative_error_hint(a: np.ndarray, b: np.ndarray, got: float, swapped: floa
         for hint, variant in _relative_error_variants().items():
             if _same(got, float(variant(a, b))) and _same(swapped, float(variant(b, a))):
                 return hint
-    return "max over elements of |a − b| / max(1e-8, |a| + |b|)"
+    return "compare with the docstring's formula term by term: numerator, floor, maximum"
 
 
 def check_relative_error(relative_error) -> None:
@@ -360,7 +365,13 @@ def _forward_hint(x, W, b, got) -> str:
         return "add the bias b before the ReLU"
     if np.allclose(got, np.maximum(x @ W, 0) + b):
         return "add the bias before the ReLU, not after it"
-    return "out = relu(x @ W + b), with x of shape (n, d) and W of shape (d, m)"
+    negative = z < 0
+    if negative.any() and np.all(got[negative] != 0):
+        return (
+            "negative pre-activations must become exactly 0 (ReLU), not be scaled (that is a "
+            "leaky ReLU)"
+        )
+    return "compare with the docstring: ReLU of the affine map, with the shapes it gives"
 
 
 def check_dense_relu_forward(dense_relu_forward) -> None:
@@ -375,7 +386,7 @@ def check_dense_relu_forward(dense_relu_forward) -> None:
                 check.fail(
                     f"dense_relu_forward returned {describe(result)}, not a pair (out, cache)",
                     on=on,
-                    hint="return out, (x, W, b, z)",
+                    hint="return the pair (out, cache) that the docstring describes",
                 )
             out, cache = result
             expected_out, expected_z, _ = _tape(x, W, b, np.zeros((len(x), W.shape[1]), dtype))
@@ -480,14 +491,14 @@ def _check_backward_once(check: Check, dout, cache, expected, on: str, rtol: flo
             check.fail(
                 f"dense_relu_backward modified {name} in place",
                 on=on,
-                hint="build new arrays (dout * mask, np.where) instead of assigning into "
+                hint="build new arrays instead of assigning into "
                 "dout or the cache: the caller may need them again",
             )
     if not isinstance(result, tuple | list) or len(result) != 3:
         check.fail(
             f"dense_relu_backward returned {describe(result)}, not three arrays (dx, dW, db)",
             on=on,
-            hint="return dx, dW, db",
+            hint="return the three gradients as the tuple the docstring names",
         )
     shapes = {"dx": cache[0].shape, "dW": cache[1].shape, "db": cache[2].shape}
     got_shapes = [np.shape(r) for r in result]
