@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import itertools
 import re
 import sys
 from pathlib import Path
@@ -205,6 +206,36 @@ def test_grading_kernel_runs_with_the_course_kernel_environment():
     from relu_course.grading.execute import GRADING_KERNEL_ENV
 
     assert GRADING_KERNEL_ENV == {**KERNEL_ENV, "MPLBACKEND": "Agg"}
+
+
+# ------------------------------------------------------------------ running nbgrader
+NBGRADER_HOME = "relu_course/grading/grade.py"  # nbgrader_command: argv and environment
+PENDING_NBGRADER_RUNS = {"relu_course/release.py"}  # owned elsewhere; same rule as above
+
+
+def _runs_nbgrader(tree: ast.AST) -> bool:
+    """An argument list with ``"-m", "nbgrader"`` in it."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.List):
+            values = [e.value if isinstance(e, ast.Constant) else None for e in node.elts]
+            if any(a == "-m" and b == "nbgrader" for a, b in itertools.pairwise(values)):
+                return True
+    return False
+
+
+def test_nbgrader_is_started_by_one_helper():
+    """``relu-course release`` and ``grade`` start nbgrader with the same interpreter and
+    environment: grading.grade.nbgrader_command builds both."""
+    runners = {
+        _rel(path)
+        for path in _modules("relu_course")
+        if _runs_nbgrader(ast.parse(path.read_text(encoding="utf-8")))
+    }
+    assert NBGRADER_HOME in runners, "the scan looks for the wrong spelling"
+    unexpected = sorted(runners - {NBGRADER_HOME} - PENDING_NBGRADER_RUNS)
+    assert not unexpected, f"{unexpected} start nbgrader: use grading.grade.nbgrader_command"
+    stale = sorted(PENDING_NBGRADER_RUNS - runners)
+    assert not stale, f"{stale} no longer start nbgrader themselves: drop them from PENDING"
 
 
 # ------------------------------------------------------------------ names in the docs

@@ -49,7 +49,15 @@ from relu_course.grading.cells import (
 )
 from relu_course.runtime import KERNEL_ENV
 
-__all__ = ["ExerciseResult", "Settings", "SubmissionResult", "grade", "main", "render"]
+__all__ = [
+    "ExerciseResult",
+    "Settings",
+    "SubmissionResult",
+    "grade",
+    "main",
+    "nbgrader_command",
+    "render",
+]
 
 STATE = ".relu-course"  # grader's working folder inside the course root (git-ignored)
 # Bump when grading logic changes in a way that should regrade stored results.
@@ -165,6 +173,23 @@ def _db_url(root: Path, timeout: float = 120.0) -> str:
     return f"sqlite:///{root / 'gradebook.db'}?timeout={timeout:g}"
 
 
+def nbgrader_command(root: Path, *arguments: str) -> tuple[list[str], dict[str, str]]:
+    """``(argv, env)`` of one nbgrader command on the course folder ``root``: this
+    environment's nbgrader (``python -m nbgrader``, never the first one on PATH), the course
+    kernel's quiet environment, Jupyter's platform folders, and PATH led by this
+    interpreter's folder (nbgrader runs ``alembic``, the gradebook's migrations, from PATH).
+    Shared by ``relu-course grade`` (:func:`_nbgrader`) and ``relu-course release``."""
+    argv = [sys.executable, "-m", "nbgrader", *arguments, f"--CourseDirectory.root={root}"]
+    env = {
+        **os.environ,
+        **KERNEL_ENV,
+        "JUPYTER_PLATFORM_DIRS": "1",
+        "MPLBACKEND": "Agg",
+        "PATH": os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")]),
+    }
+    return argv, env
+
+
 def _nbgrader(
     root: Path,
     *arguments: str,
@@ -174,26 +199,13 @@ def _nbgrader(
 ) -> int:
     """Run one nbgrader command in the course folder; its exit code (-9 when killed).
 
-    The one place nbgrader runs: a child process in its own session, registered so that
-    Ctrl-C ends it (and, through ``--die-with-parent``, every sandbox it started)."""
+    The one place the grader runs nbgrader: a child process in its own session, registered
+    so that Ctrl-C ends it (and, through ``--die-with-parent``, every sandbox it started)."""
     from relu_course.grading.sandbox import kill
 
-    command = [
-        sys.executable,
-        "-m",
-        "nbgrader",
-        *arguments,
-        f"--CourseDirectory.root={root}",
-        f"--CourseDirectory.db_url={_db_url(root, db_timeout)}",
-    ]
-    env = {
-        **os.environ,
-        **KERNEL_ENV,
-        "JUPYTER_PLATFORM_DIRS": "1",
-        "MPLBACKEND": "Agg",
-        # nbgrader runs `alembic` (the gradebook's migrations) from PATH.
-        "PATH": os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")]),
-    }
+    command, env = nbgrader_command(
+        root, *arguments, f"--CourseDirectory.db_url={_db_url(root, db_timeout)}"
+    )
     if PROCESSES.stopping.is_set():
         raise _Interrupted()
     if log is not None:
