@@ -71,6 +71,25 @@ INSTRUCTOR_SERVER_EXTENSIONS = [
 ]
 MODES = ("learner", "instructor")
 
+# Kernels started by the course's JupyterLab talk to it over Unix sockets (zmq "ipc"), not
+# loopback TCP: no "Kernel is running over TCP without encryption" warning on every start,
+# and no port other local users could connect to. The socket files go next to each kernel's
+# connection file, in Jupyter's private (0700) runtime folder, never among the notebooks.
+# A Unix socket path is limited (107 bytes on Linux, 103 on macOS): with a long runtime
+# path (a long home folder) the kernels stay on TCP rather than fail to start. A .py
+# config, so that the check runs in the server, with the server's runtime folder.
+IPC_KERNELS_CONFIG = """\
+# Written by course.py (python3 course.py setup/start): edits are overwritten.
+import os
+
+from jupyter_core.paths import jupyter_runtime_dir
+
+# The longest socket path: <runtime>/kernel-<uuid4>-ipc-<n>
+_longest = os.path.join(jupyter_runtime_dir(), "kernel-" + "0" * 36 + "-ipc-99")
+if os.name == "posix" and len(os.fsencode(_longest)) <= 100:
+    c.KernelManager.transport = "ipc"  # noqa: F821 - `c` is the config traitlets passes
+"""
+
 
 def _mode_config_dir(mode: str) -> Path:
     return VENV / "etc" / "relu-course" / mode
@@ -84,14 +103,11 @@ def _write_json(path: Path, data: dict) -> None:
 def _write_jupyter_config() -> None:
     """Per-mode Jupyter configuration (added with JUPYTER_CONFIG_PATH at start, so the
     user's own ~/.jupyter settings still apply), and lab settings for both modes."""
-    kernel: dict = {"MultiKernelManager": {"default_kernel_name": KERNEL_NAME}}
-    if os.name == "posix":
-        # Kernels talk to the server over Unix sockets (zmq "ipc"), not loopback TCP: no
-        # "Kernel is running over TCP without encryption" warning on every start, and no
-        # port other local users could connect to. The socket files go next to each
-        # kernel's connection file, in Jupyter's private (0700) runtime folder, never
-        # among the notebooks.
-        kernel["KernelManager"] = {"transport": "ipc"}
+    kernel = {"MultiKernelManager": {"default_kernel_name": KERNEL_NAME}}
+    for mode in MODES:
+        path = _mode_config_dir(mode) / "jupyter_server_config.py"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(IPC_KERNELS_CONFIG)
     learner = _mode_config_dir("learner")
     _write_json(
         learner / "jupyter_server_config.json",

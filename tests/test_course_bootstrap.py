@@ -76,14 +76,12 @@ async def _execute(url: str, code: str, seconds: float = 120) -> str:
     raise AssertionError(f"no answer from the kernel within {seconds} s")
 
 
-@pytest.mark.slow
-def test_learner_kernel_starts_without_the_tcp_warning(tmp_path):
-    """A notebook's kernel in `course.py start` (learner mode) talks to the server over IPC
-    sockets in Jupyter's private runtime folder: no "Kernel is running over TCP without
-    encryption" warning in the server's log, the kernel runs code, and no socket file
-    appears among the learner's notebooks."""
+def _kernel_in_course_start(tmp_path: Path, env: dict[str, str]) -> dict:
+    """Start `python3 course.py start --no-browser` (learner mode) on a free port, open
+    the default kernel through the REST API as a new notebook does, run code in it over
+    the websocket, restart it, run code again, stop the server. Return what the kernel
+    said about its sockets and the server's log."""
     port, token = _free_port(), secrets.token_hex(16)
-    before = _visible_tree(ROOT / "notebooks")
     log = tmp_path / "server.log"
     with log.open("wb") as sink:
         server = subprocess.Popen(
@@ -97,6 +95,7 @@ def test_learner_kernel_starts_without_the_tcp_warning(tmp_path):
                 f"--IdentityProvider.token={token}",
             ],
             cwd=ROOT,
+            env={**os.environ, **env},
             stdout=sink,
             stderr=subprocess.STDOUT,
         )
@@ -111,7 +110,7 @@ def test_learner_kernel_starts_without_the_tcp_warning(tmp_path):
         with urllib.request.urlopen(request, timeout=30) as response:
             return json.loads(response.read() or b"{}")
 
-    kernel_id = None
+    kernel_id, seen = None, {}
     try:
         deadline = time.monotonic() + 120
         while True:
@@ -125,28 +124,21 @@ def test_learner_kernel_starts_without_the_tcp_warning(tmp_path):
         kernel = call("POST", "/api/kernels", {})  # the default kernel, as a new notebook
         kernel_id = kernel["id"]
         assert kernel["name"] == "relu-course"
+        channels = f"ws://{base}/api/kernels/{kernel_id}/channels?token={token}"
         out = asyncio.run(
             _execute(
-                f"ws://{base}/api/kernels/{kernel_id}/channels?token={token}",
+                channels,
                 "from ipykernel.kernelapp import IPKernelApp\n"
                 "app = IPKernelApp.instance()\n"
                 "print(app.transport, app.ip, 6 * 7)\n",
             )
         )
-        transport, ip, answer = out.split()
-        assert answer == "42"
-        assert transport == "ipc", out
-        # the socket files live next to the connection file, in the private runtime folder
-        assert not Path(ip).resolve().is_relative_to(ROOT), ip
-        assert Path(ip).parent.stat().st_mode & 0o077 == 0, f"{ip}: folder readable by others"
+        seen["transport"], seen["ip"], answer = out.split()
+        assert answer == "42", out
         assert call("GET", f"/api/kernels/{kernel_id}")["execution_state"] == "idle"
         # Kernel > Restart works over the same sockets
         call("POST", f"/api/kernels/{kernel_id}/restart", {})
-        again = asyncio.run(
-            _execute(f"ws://{base}/api/kernels/{kernel_id}/channels?token={token}", "print(7)")
-        )
-        assert again.strip() == "7"
-        assert _visible_tree(ROOT / "notebooks") == before
+        assert asyncio.run(_execute(channels, "print(7)")).strip() == "7"
     finally:
         server.terminate()
         try:
@@ -156,11 +148,38 @@ def test_learner_kernel_starts_without_the_tcp_warning(tmp_path):
             server.wait(10)
         if kernel_id is not None:
             _kill(wait_until_gone(kernel_id))
-    text = log.read_text()
-    assert kernel_id is not None and kernel_id in text, text  # the log is the server's
-    assert "without encryption" not in text, text
+    seen["log"] = log.read_text()
+    assert kernel_id in seen["log"], seen["log"]  # the log is the server's
     assert not processes_with(kernel_id), "the kernel outlived the server"
-    assert not list(Path(ip).parent.glob(Path(ip).name + "-*")), "socket files left behind"
+    return seen
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(os.name != "posix", reason="zmq's ipc transport needs Unix sockets")
+def test_learner_kernel_starts_without_the_tcp_warning(tmp_path):
+    """A notebook's kernel in `course.py start` talks to the server over IPC sockets in
+    Jupyter's private runtime folder: no "Kernel is running over TCP without encryption"
+    warning in the server's log, the kernel runs code and restarts, and no socket file
+    appears among the learner's notebooks or stays behind."""
+    before = _visible_tree(ROOT / "notebooks")
+    seen = _kernel_in_course_start(tmp_path, {})
+    assert "without encryption" not in seen["log"], seen["log"]
+    assert seen["transport"] == "ipc"
+    ip = Path(seen["ip"])
+    assert not ip.resolve().is_relative_to(ROOT), ip
+    assert ip.parent.stat().st_mode & 0o077 == 0, f"{ip}: folder open to other users"
+    assert _visible_tree(ROOT / "notebooks") == before
+    assert not list(ip.parent.glob(ip.name + "-*")), "socket files left behind"
+
+
+@pytest.mark.slow
+def test_kernels_stay_on_tcp_where_a_socket_path_would_be_too_long(tmp_path):
+    """A runtime folder too deep for a Unix socket path (a long home folder): the kernel
+    still starts and works, over TCP."""
+    runtime = tmp_path / ("deep-" * 12) / "runtime"
+    seen = _kernel_in_course_start(tmp_path, {"JUPYTER_RUNTIME_DIR": str(runtime)})
+    assert seen["transport"] == "tcp"
+    assert "Traceback" not in seen["log"], seen["log"]
 
 
 def _bootstrap():
@@ -173,18 +192,29 @@ def _bootstrap():
 
 
 @pytest.mark.skipif(os.name != "posix", reason="zmq's ipc transport needs Unix sockets")
-def test_both_modes_start_kernels_over_ipc(tmp_path, monkeypatch):
-    """The learner's and the instructor's server configuration both ask for IPC kernels
-    and keep the relu-course kernel as the default."""
+def test_both_modes_ask_for_ipc_kernels_when_the_socket_path_fits(tmp_path, monkeypatch):
+    """The learner's and the instructor's server configuration ask for IPC kernels where
+    the longest socket path fits a Unix socket address, TCP otherwise, and keep the
+    relu-course kernel as the default."""
+    from traitlets.config.loader import PyFileConfigLoader
+
     bootstrap = _bootstrap()
-    monkeypatch.setattr(bootstrap, "VENV", tmp_path)
+    monkeypatch.setattr(bootstrap, "VENV", tmp_path / "venv")
     bootstrap._write_jupyter_config()
     for mode in bootstrap.MODES:
-        config = json.loads(
-            (tmp_path / "etc" / "relu-course" / mode / "jupyter_server_config.json").read_text()
-        )
-        assert config["KernelManager"] == {"transport": "ipc"}, mode
+        folder = tmp_path / "venv" / "etc" / "relu-course" / mode
+        config = json.loads((folder / "jupyter_server_config.json").read_text())
         assert config["MultiKernelManager"]["default_kernel_name"] == "relu-course", mode
+        for runtime, transport in (
+            ("/tmp/r", "ipc"),
+            ("/tmp/" + "r" * 44, "ipc"),  # 100 bytes with the longest socket name
+            ("/tmp/" + "r" * 45, None),
+            ("/tmp/" + "é" * 30, None),  # 86 characters, 116 bytes: bytes count
+        ):
+            monkeypatch.setenv("JUPYTER_RUNTIME_DIR", runtime)
+            loaded = PyFileConfigLoader("jupyter_server_config.py", path=str(folder))
+            kernel = loaded.load_config().KernelManager
+            assert kernel.get("transport") == transport, (mode, runtime)
 
 
 # ------------------------------------------------ the other first-hour items (issue 14)
