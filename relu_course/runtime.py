@@ -28,7 +28,8 @@ __all__ = [
 ]
 
 # TF 2.21 prints oneDNN lines on stderr even at TF_CPP_MIN_LOG_LEVEL=3 unless
-# TF_ENABLE_ONEDNN_OPTS=0 is set before TensorFlow is imported (STACK.md).
+# TF_ENABLE_ONEDNN_OPTS=0 is set before TensorFlow is imported (tests/test_package.py checks
+# that probing a model writes nothing to stderr).
 QUIET_TF_ENV = {
     "TF_CPP_MIN_LOG_LEVEL": "3",
     "TF_ENABLE_ONEDNN_OPTS": "0",
@@ -61,7 +62,7 @@ def set_seed(seed: int = 0) -> np.random.Generator:
     """Seed Python, NumPy and TensorFlow/Keras in one call; return a fresh NumPy Generator.
 
     ``keras.utils.set_random_seed`` alone gives bit-identical Keras training runs across
-    fresh processes on CPU (STACK.md). Use the returned Generator for NumPy sampling.
+    fresh processes on CPU. Use the returned Generator for NumPy sampling.
     """
     import keras
 

@@ -35,7 +35,7 @@ from relu_course.ledger import read_claims
 ROOT = course_root(Path(__file__).parent)
 ASSIGNMENTS = assignments(ROOT)
 
-# COURSE.md's claims ledger: ids each notebook must record (at least).
+# The course's claims ledger: ids each notebook must record (at least).
 REQUIRED_CLAIMS = {
     "01_relu": {
         "relu_prime0_exact_zero_fraction_float16",
@@ -85,7 +85,7 @@ REQUIRED_CLAIMS = {
     "08_after_relu": {"relufication_accuracy_change", "relufication_sparsity_gain"},
 }
 # Claims measured from training runs or timings: each must record >= 5 seeds (or repeats)
-# and a 95% interval (COURSE.md principle 7). Required ids outside this set are exact
+# and a 95% interval (the README's evidence rule). Required ids outside this set are exact
 # (max_sigmoid_grad), Monte Carlo estimates with their own trial counts, or at-init
 # statistics; any claim that does pass ``seeds`` must still have >= 5 and an interval.
 SEEDED_CLAIMS = {
@@ -120,7 +120,7 @@ def _nb(path: Path):
 
 def test_every_course_notebook_exists():
     assert ASSIGNMENTS[:2] == ["00_welcome", "01_relu"]
-    assert set(REQUIRED_CLAIMS) <= set(ASSIGNMENTS), "a notebook of COURSE.md's ledger is missing"
+    assert set(REQUIRED_CLAIMS) <= set(ASSIGNMENTS), "a notebook of the claims ledger is missing"
 
 
 def test_every_checks_module_declares_exercises():
@@ -213,7 +213,7 @@ def test_each_exercise_has_answer_then_visible_and_hidden_tests(assignment):
     expected = [n for n, e in registry().items() if e.notebook == assignment]
     answers = [i for i, c in enumerate(nb.cells) if is_answer(c)]
     names = [grade_id(nb.cells[i]) for i in answers]
-    assert sorted(names) == sorted(expected), "answer cells must match COURSE.md's exercises"
+    assert sorted(names) == sorted(expected), "answer cells must match the registry's exercises"
     for i in answers:
         name = grade_id(nb.cells[i])
         source = nb.cells[i].source
@@ -330,7 +330,7 @@ _EXECUTION = _execution_config()
 @pytest.mark.slow
 def test_solution_passes_all_tests_and_claims_hold(assignment, tmp_path, monkeypatch):
     """nbgrader's Validator (not the CLI, which exits 0 on failure) with hidden tests; every
-    ledger claim recorded while it runs must hold, and COURSE.md's ids must be there."""
+    ledger claim recorded while it runs must hold, and REQUIRED_CLAIMS' ids must be there."""
     from nbgrader.validator import Validator
 
     claims_file = tmp_path / "claims.jsonl"
@@ -342,7 +342,7 @@ def test_solution_passes_all_tests_and_claims_hold(assignment, tmp_path, monkeyp
     assert not failing, f"claims that do not hold: {failing}"
     assert all(c["notebook"] == assignment for c in claims)
     missing = REQUIRED_CLAIMS.get(assignment, set()) - {c["id"] for c in claims}
-    assert not missing, f"COURSE.md claims not recorded: {sorted(missing)}"
+    assert not missing, f"required claims not recorded: {sorted(missing)}"
     unseeded = [
         c["id"]
         for c in claims
