@@ -271,6 +271,25 @@ def test_paths_named_in_code_comments_and_docstrings_exist():
     assert not missing, "names of files that do not exist:\n" + "\n".join(missing)
 
 
+# Top-level documents named by file name (COURSE.md, STACK.md: the team's notes, not in the
+# repository) must exist at the root. Owned elsewhere and not yet reworded: same rule as above.
+PENDING_ROOT_DOCS = {"README.md", "tests/test_readme.py"}
+
+
+def test_top_level_documents_named_exist():
+    named = {}
+    for path in [*DOCS, *_modules("relu_course", "tests", "benchmarks"), ROOT / "course.py"]:
+        if path == Path(__file__).resolve():
+            continue
+        for name in re.findall(r"(?<![\w/.-])([A-Z][A-Z_]*\.md)\b", path.read_text("utf-8")):
+            if not (ROOT / name).exists():
+                named.setdefault(_rel(path), set()).add(name)
+    unexpected = {k: sorted(v) for k, v in named.items() if k not in PENDING_ROOT_DOCS}
+    assert not unexpected, f"documents that are not in the repository: {unexpected}"
+    stale = sorted(PENDING_ROOT_DOCS - set(named))
+    assert not stale, f"{stale} no longer name missing documents: drop them from PENDING"
+
+
 @pytest.mark.parametrize("doc", DOCS, ids=lambda p: _rel(p))
 def test_modules_named_in_the_docs_exist(doc):
     missing = []
