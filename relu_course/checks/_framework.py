@@ -243,8 +243,8 @@ class Check:
                     on=on,
                     expected=old,
                     got=arg,
-                    hint="work on a copy, or use functions that return new arrays "
-                    "(np.maximum, np.where) instead of assigning into the input",
+                    hint="work on a copy, or use operations that return a new array "
+                    "instead of assigning into the input",
                 )
         for arg, weights in zip(args, weights_before, strict=True):
             if weights is not None and any(
@@ -276,7 +276,7 @@ class Check:
             result,
             on,
             "a NumPy array",
-            "build the result with NumPy operations (np.maximum, np.where, ...)",
+            "build the result with NumPy operations, which return NumPy arrays",
         )
 
     def expect_tensor(self, result: Any, on: str) -> Any:
@@ -288,7 +288,7 @@ class Check:
             result,
             on,
             "a tf.Tensor",
-            "use TensorFlow operations (tf.maximum, tf.where, ...) throughout",
+            "use TensorFlow operations throughout: they return tf.Tensors",
         )
 
     def _wrong_type(self, result: Any, on: str, wanted: str, hint: str) -> NoReturn:

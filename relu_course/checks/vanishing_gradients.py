@@ -77,7 +77,20 @@ def _check_derivative(check: Check, tf_fn, hints) -> None:
                 if gs.size and np.allclose(gs, reference(xs), rtol=1e-4, atol=1e-6):
                     hint = text
                     break
-            check.expect_close(got, expected, on, x=x, rtol=tol, atol=tol, hint=hint)
+            if hint is None and gs.size > 1 and np.ptp(gs) == 0:
+                hint = (
+                    "your values are the same for every x: a derivative changes with x "
+                    "(see the docstring's formula)"
+                )
+            check.expect_close(
+                got,
+                expected,
+                on,
+                x=x,
+                rtol=tol,
+                atol=tol,
+                hint=hint or "compare with the docstring's formula, term by term",
+            )
 
 
 def _sigmoid(x):
@@ -90,10 +103,10 @@ def check_sigmoid_grad(sigmoid_grad) -> None:
 
     check = Check("sigmoid_grad", sigmoid_grad)
     hints = [
-        (_sigmoid, "this is σ(x) itself; its derivative is σ(x)·(1 − σ(x))"),
+        (_sigmoid, "this is σ(x) itself, not its derivative (the docstring writes σ' with σ)"),
         (
             lambda x: 1 - _sigmoid(x),
-            "this is 1 − σ(x); multiply it by σ(x): σ'(x) = σ(x)·(1 − σ(x))",
+            "this is 1 − σ(x): one factor of the docstring's derivative is missing",
         ),
         (lambda x: 1 - np.tanh(x) ** 2, "this is the derivative of tanh, not of the sigmoid"),
         (
@@ -111,12 +124,15 @@ def check_tanh_grad(tanh_grad) -> None:
 
     check = Check("tanh_grad", tanh_grad)
     hints = [
-        (np.tanh, "this is tanh(x) itself; its derivative is 1 − tanh(x)²"),
+        (np.tanh, "this is tanh(x) itself, not its derivative (the docstring writes it with tanh)"),
         (
             lambda x: 1 - np.tanh(x),
-            "this is 1 − tanh(x); the derivative squares tanh: 1 − tanh(x)²",
+            "this is 1 − tanh(x): check the power of tanh in the docstring's formula",
         ),
-        (lambda x: 1 - np.abs(np.tanh(x)), "this is 1 − |tanh(x)|; the derivative is 1 − tanh(x)²"),
+        (
+            lambda x: 1 - np.abs(np.tanh(x)),
+            "this is 1 − |tanh(x)|: the docstring's formula squares tanh instead",
+        ),
         (
             lambda x: _sigmoid(x) * (1 - _sigmoid(x)),
             "this is the derivative of the sigmoid, not of tanh",
@@ -186,8 +202,8 @@ def _norm_hint(got: np.ndarray, expected: np.ndarray, weights: np.ndarray, batch
         )
     if len(got) != len(expected):
         return (
-            "one norm per Dense kernel: select layers with isinstance(layer, "
-            "keras.layers.Dense), not every trainable variable"
+            "one norm per Dense kernel: only the kernels of Dense layers, not every trainable "
+            "variable (no biases, no normalisation weights)"
         )
     if close(got, expected[::-1]):
         return "the order is reversed: list the layers input side first (as model.layers)"
@@ -201,10 +217,13 @@ def _norm_hint(got: np.ndarray, expected: np.ndarray, weights: np.ndarray, batch
             "use the mean (the default reduction of SparseCategoricalCrossentropy)"
         )
     if close(got, np.sqrt(expected)):
-        return "these look like square roots of the norms: use tf.norm(g) (or np.linalg.norm)"
+        return (
+            "these look like square roots of the norms: the L2 norm is the root of the sum "
+            "of squares, taken once"
+        )
     return (
-        "differentiate the mean SparseCategoricalCrossentropy(from_logits=True) of "
-        "model(x) w.r.t. each Dense kernel: the model outputs logits, so do not apply a "
+        "differentiate the docstring's loss (the mean sparse cross-entropy of the logits) "
+        "with respect to each Dense kernel: the model outputs logits, so do not apply a "
         "softmax and do not use from_logits=False"
     )
 
@@ -228,7 +247,7 @@ def check_layer_gradient_norms(layer_gradient_norms) -> None:
                         f"layer_gradient_norms returned a {type(got).__name__}, not a NumPy array",
                         on=on,
                         got=got,
-                        hint="wrap the result: np.array([...])",
+                        hint="return a NumPy array with one norm per Dense layer, not a list",
                     )
                 check.expect_array(got, on)
             got = np.asarray(got)
@@ -237,7 +256,7 @@ def check_layer_gradient_norms(layer_gradient_norms) -> None:
                     f"layer_gradient_norms returned dtype {got.dtype}, expected floats",
                     on=on,
                     got=got,
-                    hint="norms are real numbers: float(tf.norm(g))",
+                    hint="norms are real numbers: return them as floats",
                 )
             if got.ndim != 1:
                 check.fail(
@@ -489,7 +508,7 @@ def check_layer_error_norms(layer_error_norms) -> None:
                     f"layer_error_norms returned a {type(got).__name__}, not a NumPy array",
                     on=on,
                     got=got,
-                    hint="wrap the result: np.array([...])",
+                    hint="return a NumPy array with one norm per Dense layer, not a list",
                 )
             got = check.expect_array(got, on)
             if not np.issubdtype(got.dtype, np.floating):
@@ -497,7 +516,7 @@ def check_layer_error_norms(layer_error_norms) -> None:
                     f"layer_error_norms returned dtype {got.dtype}, expected floats",
                     on=on,
                     got=got,
-                    hint="norms are real numbers: float(tf.norm(e))",
+                    hint="norms are real numbers: return them as floats",
                 )
             if got.ndim != 1:
                 check.fail(

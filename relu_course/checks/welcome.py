@@ -12,6 +12,16 @@ from relu_course.checks._registry import Exercise, Probe
 __all__ = ["EXERCISES", "check_add_one", "probes_add_one"]
 
 
+def _add_one_hint(x, got) -> str:
+    if got is None:
+        return "add_one returned None: did you forget the `return` statement?"
+    if isinstance(got, str):
+        return "the result is text: add the number one to x, not the character '1'"
+    if isinstance(got, numbers.Number):
+        return f"your result is x + {got - x:.4g}: add exactly one"
+    return "add_one returns a number for a number: x plus one"
+
+
 def check_add_one(add_one) -> None:
     """``add_one(x)`` returns x + 1 for Python numbers and NumPy arrays, leaving x unchanged."""
     check = Check("add_one", add_one)
@@ -26,12 +36,12 @@ def check_add_one(add_one) -> None:
                 on=f"x = {x!r}",
                 expected=x + 1,
                 got=got,
-                hint="return x + 1",
+                hint=_add_one_hint(x, got),
             )
     on = f"x = a float32 array of shape {array.shape}"
     got = check.expect_array(check.call(array, on=on), on)
     check.expect_like(got, array + 1, on)
-    check.expect_close(got, array + 1, on, x=array, hint="x + 1 adds 1 to every element")
+    check.expect_close(got, array + 1, on, x=array, hint="add one to every element of the array")
     check.passed("numbers and arrays, inputs left unchanged")
 
 
