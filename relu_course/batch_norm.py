@@ -17,7 +17,6 @@ import numpy as np
 
 __all__ = [
     "batchnorm_backward",
-    "batchnorm_backward_graph",
     "batchnorm_forward",
     "batchnorm_inference",
     "fold_batchnorm",
@@ -66,35 +65,6 @@ def batchnorm_backward(dout, x, gamma, eps: float = 1e-3):
     dbeta = dout.sum(axis=0)
     dgamma = (dout * x_hat).sum(axis=0)
     dx = gamma * inv_std * (dout - dout.mean(axis=0) - x_hat * (dout * x_hat).mean(axis=0))
-    return dx, dgamma, dbeta
-
-
-def batchnorm_backward_graph(dout, x, gamma, eps: float = 1e-3):
-    """The same gradients, back-propagated node by node through the computation graph
-    μ → x − μ → σ² → √(σ² + eps) → 1/√ → x̂ → gamma · x̂ + beta (for teaching and as a
-    second, independently written reference). Same contract as :func:`batchnorm_backward`."""
-    dout = np.asarray(dout, dtype=np.float64)
-    x = np.asarray(x, dtype=np.float64)
-    gamma = np.asarray(gamma, dtype=np.float64)
-    n = x.shape[0]
-    # forward, keeping every node
-    mu = x.mean(axis=0)
-    xc = x - mu
-    var = (xc**2).mean(axis=0)
-    std = np.sqrt(var + eps)
-    inv = 1.0 / std
-    x_hat = xc * inv
-    # backward, in reverse order
-    dbeta = dout.sum(axis=0)
-    dgamma = (dout * x_hat).sum(axis=0)
-    dx_hat = dout * gamma
-    dinv = (dx_hat * xc).sum(axis=0)
-    dxc = dx_hat * inv  # path x̂ = xc · inv, through xc
-    dstd = -dinv / std**2
-    dvar = dstd * 0.5 / std
-    dxc = dxc + 2.0 * xc / n * dvar  # path through the variance
-    dmu = -dxc.sum(axis=0)
-    dx = dxc + dmu / n  # path through the mean
     return dx, dgamma, dbeta
 
 

@@ -15,16 +15,7 @@ __all__ = [
     "gather_matvec",
     "skippable_macs",
     "weight_bytes_fraction",
-    "zero_fraction_per_example",
 ]
-
-
-def zero_fraction_per_example(a) -> np.ndarray:
-    """For an activation array of shape (examples, ...): each example's fraction of exact zeros."""
-    a = np.asarray(a)
-    if a.ndim == 0 or len(a) == 0:
-        raise ValueError("need an array of shape (examples, ...) with at least one example")
-    return np.mean(a.reshape(len(a), -1) == 0, axis=1)
 
 
 def dense_macs(layer_input, units: int) -> tuple[int, int]:

@@ -21,7 +21,6 @@ from relu_course.experiments.dead_neurons import (
     HEALTHY_RELU,
     dead_fraction_at_init,
     flip_labels,
-    inactive_fraction,
     kill_and_revive,
     noisy_label_ablation,
     noisy_label_comparisons,
@@ -122,15 +121,6 @@ def test_dead_fraction_monitor_matches_the_probe_at_every_epoch_end():
     for name, values in monitor.history.items():
         assert values == [seen[name] for seen in after.seen]
     assert monitor.initial["act_2"] >= 0.4
-
-
-def test_inactive_fraction_equals_the_dead_fraction_for_relu():
-    data = load_digits_split()
-    model = build_mlp(20, 4, "relu", kernel_initializer="he_normal", name="inactive_test")
-    per_layer = dead_fraction_per_layer(model, data.x_train)
-    assert inactive_fraction(model, data.x_train) == pytest.approx(
-        np.mean(list(per_layer.values()))
-    )
 
 
 def test_narrow_deep_nets_have_more_dead_units_at_init():

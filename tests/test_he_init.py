@@ -10,7 +10,6 @@ from matplotlib.figure import Figure
 
 from relu_course.data import Split
 from relu_course.experiments.he_init import (
-    depth_comparison,
     init_seed_runs,
     kernel_ranks,
     rms_profiles,
@@ -31,7 +30,6 @@ from relu_course.he_init import (
 )
 from relu_course.plots.he_init import (
     kernel_images,
-    loss_curves,
     rms_by_layer,
     seed_loss_curves,
     weight_histograms,
@@ -143,21 +141,10 @@ def _tiny_split(n=64, d=8, classes=3):
     return Split(x, y, x[:8], y[:8])
 
 
-def test_train_deep_mlp_and_depth_comparison():
+def test_train_deep_mlp():
     data = _tiny_split()
     run = train_deep_mlp(3, UntruncatedHeNormal(seed=1), data, width=8, epochs=2)
     assert len(run["loss"]) == 2 and run["final_loss"] == run["loss"][-1]
-    runs = depth_comparison(
-        (2,),
-        {
-            "He (mine)": lambda s: UntruncatedHeNormal(seed=s),
-            "Glorot": lambda s: keras.initializers.GlorotUniform(s),
-        },
-        data,
-        width=8,
-        epochs=1,
-    )
-    assert set(runs) == {(2, "He (mine)"), (2, "Glorot")}
 
 
 def test_rms_profiles_and_plots():
@@ -165,7 +152,6 @@ def test_rms_profiles_and_plots():
     profiles = rms_profiles({"He": he_std, "zeros": lambda n: 0.0}, 5, 32, x)
     assert profiles["He"].shape == (5,) and np.all(profiles["zeros"] == 0)
     assert isinstance(rms_by_layer(profiles, {"He": rms_theory(he_std, 5, 32, x)}), Figure)
-    assert isinstance(loss_curves({(3, "a"): [2.3, 2.0], (5, "a"): [2.3, 2.3]}), Figure)
     assert isinstance(
         weight_histograms({"w": np.random.default_rng(0).normal(size=1000)}, 1.0), Figure
     )

@@ -24,7 +24,7 @@ from relu_course.dead_neurons import quiet_input_structure_warning
 from relu_course.diagnostics import TrainingDiagnostics, update_to_data_ratio
 from relu_course.ensemble import MLPEnsemble, NetSpec, hidden_statistics, train_ensemble
 from relu_course.models import build_mlp
-from relu_course.probes import dead_fraction_per_layer, layer_outputs
+from relu_course.probes import dead_fraction_per_layer
 from relu_course.runtime import set_seed
 from relu_course.stats import Interval, holm, paired_difference
 
@@ -37,7 +37,6 @@ __all__ = [
     "ReviveResult",
     "dead_fraction_at_init",
     "flip_labels",
-    "inactive_fraction",
     "kill_and_revive",
     "noisy_label_ablation",
     "noisy_label_comparisons",
@@ -68,25 +67,6 @@ def dead_fraction_at_init(depth: int, width: int, x, *, seeds=range(5)) -> np.nd
             fractions = dead_fraction_per_layer(model, x)
         out.append(float(np.mean(list(fractions.values()))))
     return np.array(out)
-
-
-def _pre_activation_layers(model: keras.Model) -> list[keras.layers.Layer]:
-    """For each ``act_i`` layer of a :func:`build_mlp` model, the layer that feeds it."""
-    layers = model.layers
-    return [layers[i - 1] for i, layer in enumerate(layers) if layer.name.startswith("act_")]
-
-
-def inactive_fraction(model: keras.Model, x) -> float:
-    """Fraction of hidden units whose pre-activation is ≤ 0 on every example of ``x``.
-
-    For ReLU this is exactly the dead fraction. For leaky ReLU, PReLU and ELU such units are
-    *not* dead (a small gradient still flows), but they sit in the negative regime for all
-    data: the quantity that is comparable across activations.
-    """
-    with quiet_input_structure_warning():
-        outputs = layer_outputs(model, x, _pre_activation_layers(model))
-    masks = [np.all(a <= 0, axis=0) for a in outputs.values()]
-    return float(np.mean(np.concatenate(masks)))
 
 
 # ---------------------------------------------------------------------- kill and revive

@@ -3,7 +3,6 @@ over paired seeds, symmetry (zero and constant init) and the loss at initializat
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -19,7 +18,6 @@ from relu_course.stats import Interval, mean_interval, paired_difference
 
 __all__ = [
     "InitRuns",
-    "depth_comparison",
     "init_seed_runs",
     "kernel_ranks",
     "rms_profiles",
@@ -90,33 +88,6 @@ def train_deep_mlp(
     )
     losses = [float(v) for v in history.history["loss"]]
     return {"loss": losses, "final_loss": losses[-1]}
-
-
-def depth_comparison(
-    depths,
-    initializers: dict[str, Callable[[int], keras.initializers.Initializer]],
-    data: Split,
-    *,
-    progress: str | None = None,
-    seed: int = 0,
-    **kwargs,
-) -> dict[tuple[int, str], dict]:
-    """:func:`train_deep_mlp` for every depth and named initializer factory (seed → init)."""
-    from tqdm.auto import tqdm
-
-    jobs = [(d, name) for d in depths for name in initializers]
-    bar = tqdm(jobs, desc=progress, leave=False, disable=progress is None)
-    return {
-        (d, name): train_deep_mlp(
-            d,
-            initializers[name](seed * 1000 + 1),
-            data,
-            seed=seed,
-            name=re.sub(r"\W+", "_", name).strip("_"),
-            **kwargs,
-        )
-        for d, name in bar
-    }
 
 
 # ---------------------------------------------------------------- paired seeds

@@ -15,7 +15,6 @@ import numpy as np
 
 from relu_course.data import Split
 from relu_course.ensemble import MLPEnsemble, NetSpec, train_ensemble
-from relu_course.probes import relu_outputs, zero_fraction
 from relu_course.runtime import set_seed
 from relu_course.sparsity import gather_matvec, weight_bytes_fraction
 from relu_course.stats import Interval, mean_interval, paired_difference, ratio_interval
@@ -29,8 +28,6 @@ __all__ = [
     "compare_l1_over_seeds",
     "init_zero_fractions",
     "sparse_matmul_speedups",
-    "sparsity_per_layer",
-    "train_relu_mlp",
 ]
 
 
@@ -76,39 +73,6 @@ def build_relu_mlp(
         )
     stack.append(keras.layers.Dense(num_classes, name="logits"))
     return keras.Sequential(stack, name=f"relu_mlp_{depth}x{width}_l1_{l1:g}")
-
-
-def sparsity_per_layer(model: keras.Model, x) -> dict[str, float]:
-    """Fraction of exact zeros in every plain-ReLU output of ``model`` on ``x``."""
-    return {name: zero_fraction(a) for name, a in relu_outputs(model, x).items()}
-
-
-def train_relu_mlp(
-    data: Split,
-    *,
-    l1: float = 0.0,
-    depth: int = 3,
-    width: int = 256,
-    epochs: int = 20,
-    learning_rate: float = 1e-3,
-    seed: int = 0,
-    progress: str | None = None,
-):
-    """Train :func:`build_relu_mlp` with Adam on ``data``; return (model, history)."""
-    from relu_course.training import fit_classifier
-
-    set_seed(seed)
-    model = build_relu_mlp(
-        depth, width, l1=l1, input_dim=data.num_features, num_classes=data.num_classes
-    )
-    history = fit_classifier(
-        model,
-        data,
-        epochs=epochs,
-        optimizer=keras.optimizers.Adam(learning_rate),
-        progress=progress,
-    )
-    return model, history
 
 
 def _seconds(function, number: int) -> float:
@@ -269,7 +233,7 @@ def compare_l1_over_seeds(
 ) -> L1Comparison:
     """Train, as one vectorised ensemble, a He-initialised ``depth``×``width`` ReLU MLP with
     and without an L1 activity penalty ``l1 · Σ|a|`` per hidden layer, for every seed
-    (Adam, the same setting as :func:`train_relu_mlp`)."""
+    (Adam; :func:`build_relu_mlp` is the same network as a Keras model)."""
     seeds = [int(s) for s in seeds]
     specs = [NetSpec("relu", s, init="he_normal", label="plain") for s in seeds] + [
         NetSpec("relu", s, init="he_normal", l1_activity=l1, label="l1") for s in seeds

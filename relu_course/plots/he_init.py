@@ -10,7 +10,6 @@ from matplotlib.figure import Figure
 
 __all__ = [
     "kernel_images",
-    "loss_curves",
     "rms_by_layer",
     "seed_loss_curves",
     "weight_histograms",
@@ -35,28 +34,6 @@ def rms_by_layer(
         title="signal scale through depth (dotted: variance recursion)",
     )
     ax.legend(fontsize=8)
-    return fig
-
-
-def loss_curves(losses: dict[tuple[int, str], list[float]]) -> Figure:
-    """Training loss per epoch, one panel per depth, one line per initialization."""
-    depths = sorted({d for d, _ in losses})
-    fig, axes = plt.subplots(
-        1,
-        len(depths),
-        figsize=(5 * len(depths), 3.6),
-        sharey=True,
-        constrained_layout=True,
-        squeeze=False,
-    )
-    for ax, depth in zip(axes[0], depths, strict=True):
-        for (d, init), values in losses.items():
-            if d == depth:
-                ax.plot(np.arange(1, len(values) + 1), values, marker="o", ms=3, label=init)
-        ax.axhline(math.log(10), color="0.6", ls="--", lw=0.8, label="ln 10 (chance)")
-        ax.set(title=f"{depth} hidden layers", xlabel="epoch")
-        ax.legend(fontsize=8)
-    axes[0][0].set(ylabel="training loss")
     return fig
 
 
