@@ -238,6 +238,54 @@ def test_nbgrader_is_started_by_one_helper():
     assert not stale, f"{stale} no longer start nbgrader themselves: drop them from PENDING"
 
 
+# ------------------------------------------------------------------ unused helpers
+# Public functions and classes that nothing outside the tests uses, kept on purpose.
+KEPT = {
+    "regression_1d": "issue 10: the next notebooks fit 1-D functions with it",
+}
+
+
+def _used_names() -> dict[str, int]:
+    """How often each word appears in what ships: the package, the solution notebooks,
+    the benchmarks, the bootstrap and the project's configuration (not the tests)."""
+    files = [
+        *_modules("relu_course", "benchmarks"),
+        *sorted((ROOT / "solutions").glob("*/*.ipynb")),
+        ROOT / "course.py",
+        ROOT / "nbgrader_config.py",
+        ROOT / "pyproject.toml",
+    ]
+    counts: dict[str, int] = {}
+    for path in files:
+        for word in re.findall(r"\w+", path.read_text(encoding="utf-8")):
+            counts[word] = counts.get(word, 0) + 1
+    return counts
+
+
+def test_every_public_helper_is_used_outside_the_tests():
+    """A helper only its own test calls is dead weight: use it or remove it (with its test);
+    KEPT says why the few exceptions stay."""
+    counts = _used_names()
+    unused, own_counts = [], {}
+    for path in _modules("relu_course"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        exported = set()
+        for node in tree.body:
+            if isinstance(node, ast.Assign) and any(
+                isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets
+            ):
+                exported = {e.value for e in node.value.elts if isinstance(e, ast.Constant)}
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef | ast.ClassDef) and not node.name.startswith("_"):
+                own = 1 + (node.name in exported)  # its definition and its __all__ entry
+                own_counts[node.name] = own
+                if counts.get(node.name, 0) <= own and node.name not in KEPT:
+                    unused.append(f"{_rel(path)}: {node.name}")
+    assert not unused, "used by nothing but (at most) its tests:\n" + "\n".join(unused)
+    stale = [name for name in KEPT if counts.get(name, 0) > own_counts.get(name, 0)]
+    assert not stale, f"{stale} are used now: drop them from KEPT"
+
+
 # ------------------------------------------------------------------ names in the docs
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 PATH_RE = re.compile(
