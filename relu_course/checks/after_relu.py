@@ -575,8 +575,8 @@ def _check_swiglu(SwiGLU) -> None:  # noqa: N803 - the exercise's name
     if not issubclass(SwiGLU, keras.layers.Layer):
         check.fail(
             "SwiGLU is not a keras.layers.Layer subclass",
-            hint="SwiGLU must subclass keras.layers.Layer and hand its keyword arguments on "
-            "to the parent's __init__ (section 3 shows the pattern of a custom layer)",
+            hint="keep the base class of the cell's class line (a Keras layer) and hand the "
+            "keyword arguments on to the parent's __init__, as every Keras layer does",
         )
     rng = check.rng
     logger, level = _quiet_retracing()

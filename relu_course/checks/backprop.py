@@ -466,7 +466,10 @@ def _backward_hint(name: str, got, dout, cache, prime0: dict) -> str:
         return "dW must have W's shape (d, m): yours is transposed; which product of x and dz has that shape?"
     if name == "dx" and np.shape(got) != x.shape:
         return "dx must have x's shape (n, d): which product of dz (n, m) with W (d, m) gives that shape?"
-    return f"{name}: follow the chain rule through z = x @ W + b after masking dout by z > 0"
+    return (
+        f"{name}: follow the chain rule backwards, first through the ReLU (its derivative is "
+        "in the docstring), then through the affine map z = x @ W + b"
+    )
 
 
 def _backward_variants(dout, cache):
