@@ -254,6 +254,28 @@ def _pairs(path: Path) -> list[tuple[str, str]]:
     return pairs
 
 
+def _fixtures_of_rejects_tests(path: Path) -> set[str]:
+    """The fixtures the catalogue's ``*_rejects`` tests ask for besides name and rejected."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.FunctionDef) and node.name.endswith("_rejects"):
+            found |= {a.arg for a in node.args.args} - {"name", "rejected"}
+    return found
+
+
+# What the catalogue fixtures do, here for every case: check_DeadUnitMonitor times two real
+# Keras fits, which on a loaded machine take longer than the suite's 5 s (see
+# tests/test_checks_dead_neurons.py's fit_time_limit).
+KNOWN_FIXTURES = {"fit_time_limit"}
+
+
+@pytest.fixture(autouse=True)
+def fit_time_limit(monkeypatch):
+    from relu_course.checks import dead_neurons
+
+    monkeypatch.setattr(dead_neurons, "MONITOR_TIME_LIMIT", 60.0)
+
+
 @functools.cache
 def catalogue() -> dict[str, tuple]:
     """``"<exercise>: <misconception>"`` -> (check, candidate or answer source, exercise)."""
@@ -321,6 +343,8 @@ def test_every_catalogue_is_paired_with_its_check():
         paired = {table for table, _ in _pairs(path)}
         tables = set(re.findall(r"^([A-Z_]*WRONG) = ", path.read_text(encoding="utf-8"), re.M))
         assert tables <= paired, f"{path.name}: {sorted(tables - paired)} not audited"
+        unknown = _fixtures_of_rejects_tests(path) - KNOWN_FIXTURES
+        assert not unknown, f"{path.name}: the audit does not set up the fixtures {unknown}"
 
 
 # (exercise, a hint that hands over the answer, the rule that must catch it)
