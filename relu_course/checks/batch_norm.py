@@ -547,86 +547,90 @@ def _backward_inputs(rng):
 def check_batchnorm_backward(batchnorm_backward) -> None:
     """(dx, dgamma, dbeta) of training-mode BN, compared with tf.GradientTape and with the
     numerical gradient of the forward pass."""
-    from relu_course.backprop import numerical_gradient
-    from relu_course.batch_norm import batchnorm_forward
-
     check = Check("batchnorm_backward", batchnorm_backward)
     for _ in check.devices():
         for dout, x, gamma, eps in _backward_inputs(check.rng):
-            used_eps = 1e-3 if eps is None else eps
-            on = f"dout = {describe(dout)}, x = {describe(x)}, gamma = {describe(gamma)}, " + (
-                "eps left at its default" if eps is None else f"eps = {eps:g}"
-            )
-            args = (dout, x, gamma) if eps is None else (dout, x, gamma, eps)
-            result = check.call(*args, on=on)
-            if not isinstance(result, tuple | list) or len(result) != 3:
-                check.fail(
-                    f"batchnorm_backward returned {describe(result)}, not a tuple of three arrays",
-                    on=on,
-                    hint="return the three gradients as one tuple, in the docstring's order",
-                )
-            got = [check.expect_array(part, on) for part in result]
-            expected = _tape_gradients(dout, x, gamma, used_eps)
-            float32 = x.dtype == np.float32
-            rtol = 1e-3 if float32 else 1e-6
-            for name, g, e in zip(("dx", "dgamma", "dbeta"), got, expected, strict=True):
-                if g.shape != e.shape:
-                    summed = name != "dx" and g.shape == x.shape
-                    check.fail(
-                        f"{name} has shape {g.shape}, expected {e.shape}",
-                        on=on,
-                        hint=f"{name[1:]} is shared by every example of the batch: its gradient "
-                        "sums the per-example contributions over the batch axis"
-                        if summed
-                        else f"{name} has the shape of {'x' if name == 'dx' else name[1:]}",
-                    )
-                if not np.issubdtype(g.dtype, np.floating):
-                    check.fail(f"{name} has dtype {g.dtype}", on=on, hint="return float arrays")
-                atol = (1e-4 if float32 else 1e-9) * max(1.0, float(np.abs(e).max()))
-                if np.allclose(g, e, rtol=rtol, atol=atol):
-                    continue
-                if name == "dx":
-                    variants = _dx_variants(dout, x, gamma, used_eps, eps is not None)
-                elif name == "dgamma":
-                    variants = _dgamma_variants(dout, x, gamma, used_eps)
-                else:
-                    variants = _dbeta_variants(dout, x, used_eps)
-                named = _matching(variants, g, rtol, atol)
-                if not named and name == "dx":
-                    named = [
-                        "compare your dx with the numerical gradient (relu_course.backprop."
-                        "numerical_gradient) of sum(dout · batchnorm_forward(x, ...)) on a "
-                        "small input; x reaches the output through x − μ, through μ and "
-                        "through σ²: all three paths add up"
-                    ]
-                check.expect_close(
-                    g,
-                    e,
-                    on,
-                    rtol=rtol,
-                    atol=atol,
-                    what=f"{name} is wrong",
-                    hint=" / ".join(named) or None,
-                )
-        # The second reference: the numerical gradient of the forward pass (float64).
-        dout, x, gamma, _ = _backward_inputs(check.rng)[0]
-        dx = check.expect_array(check.call(dout, x, gamma, on="a float64 batch")[0], "")
-
-        def loss(value, gamma=gamma, dout=dout):
-            return float(np.sum(batchnorm_forward(value, gamma, np.zeros_like(gamma)) * dout))
-
-        numeric = numerical_gradient(loss, x.copy())
-        check.expect_close(
-            dx,
-            numeric,
-            f"dout = {describe(dout)}, x = {describe(x)}, gamma = {describe(gamma)}",
-            rtol=1e-4,
-            atol=1e-6 * max(1.0, float(np.abs(numeric).max())),
-            what="dx disagrees with the numerical gradient of the forward pass",
-        )
+            _check_backward_case(check, dout, x, gamma, eps)
+        _check_dx_numerically(check, *_backward_inputs(check.rng)[0][:3])
     check.passed(
         "dx, dgamma and dbeta agree with tf.GradientTape and the numerical gradient, "
         "default and explicit eps, float64 and float32"
+    )
+
+
+def _check_backward_case(check: Check, dout, x, gamma, eps) -> None:
+    """Three float arrays of the right shapes, each equal to tf.GradientTape's gradient; a
+    wrong one is named after the misconception it matches."""
+    used_eps = 1e-3 if eps is None else eps
+    on = f"dout = {describe(dout)}, x = {describe(x)}, gamma = {describe(gamma)}, " + (
+        "eps left at its default" if eps is None else f"eps = {eps:g}"
+    )
+    args = (dout, x, gamma) if eps is None else (dout, x, gamma, eps)
+    result = check.call(*args, on=on)
+    if not isinstance(result, tuple | list) or len(result) != 3:
+        check.fail(
+            f"batchnorm_backward returned {describe(result)}, not a tuple of three arrays",
+            on=on,
+            hint="return the three gradients as one tuple, in the docstring's order",
+        )
+    got = [check.expect_array(part, on) for part in result]
+    expected = _tape_gradients(dout, x, gamma, used_eps)
+    float32 = x.dtype == np.float32
+    rtol = 1e-3 if float32 else 1e-6
+    for name, g, e in zip(("dx", "dgamma", "dbeta"), got, expected, strict=True):
+        if g.shape != e.shape:
+            summed = name != "dx" and g.shape == x.shape
+            check.fail(
+                f"{name} has shape {g.shape}, expected {e.shape}",
+                on=on,
+                hint=f"{name[1:]} is shared by every example of the batch: its gradient "
+                "sums the per-example contributions over the batch axis"
+                if summed
+                else f"{name} has the shape of {'x' if name == 'dx' else name[1:]}",
+            )
+        if not np.issubdtype(g.dtype, np.floating):
+            check.fail(f"{name} has dtype {g.dtype}", on=on, hint="return float arrays")
+        atol = (1e-4 if float32 else 1e-9) * max(1.0, float(np.abs(e).max()))
+        if np.allclose(g, e, rtol=rtol, atol=atol):
+            continue
+        if name == "dx":
+            variants = _dx_variants(dout, x, gamma, used_eps, eps is not None)
+        elif name == "dgamma":
+            variants = _dgamma_variants(dout, x, gamma, used_eps)
+        else:
+            variants = _dbeta_variants(dout, x, used_eps)
+        named = _matching(variants, g, rtol, atol)
+        if not named and name == "dx":
+            named = [
+                "compare your dx with the numerical gradient (relu_course.backprop."
+                "numerical_gradient) of sum(dout · batchnorm_forward(x, ...)) on a "
+                "small input; x reaches the output through x − μ, through μ and "
+                "through σ²: all three paths add up"
+            ]
+        check.expect_close(
+            g, e, on, rtol=rtol, atol=atol, what=f"{name} is wrong", hint=" / ".join(named) or None
+        )
+
+
+def _check_dx_numerically(check: Check, dout, x, gamma) -> None:
+    """The second reference: dx against the numerical gradient of the forward pass (float64,
+    default eps)."""
+    from relu_course.backprop import numerical_gradient
+    from relu_course.batch_norm import batchnorm_forward
+
+    dx = check.expect_array(check.call(dout, x, gamma, on="a float64 batch")[0], "")
+
+    def loss(value, gamma=gamma, dout=dout):
+        return float(np.sum(batchnorm_forward(value, gamma, np.zeros_like(gamma)) * dout))
+
+    numeric = numerical_gradient(loss, x.copy())
+    check.expect_close(
+        dx,
+        numeric,
+        f"dout = {describe(dout)}, x = {describe(x)}, gamma = {describe(gamma)}",
+        rtol=1e-4,
+        atol=1e-6 * max(1.0, float(np.abs(numeric).max())),
+        what="dx disagrees with the numerical gradient of the forward pass",
     )
 
 
