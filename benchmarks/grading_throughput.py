@@ -15,10 +15,10 @@ import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
-os.environ.setdefault("MPLBACKEND", "Agg")
-os.environ.setdefault("JUPYTER_PLATFORM_DIRS", "1")
+from relu_course.runtime import KERNEL_ENV  # noqa: E402 (light: no TensorFlow import)
+
+for _key, _value in {**KERNEL_ENV, "MPLBACKEND": "Agg", "JUPYTER_PLATFORM_DIRS": "1"}.items():
+    os.environ.setdefault(_key, _value)
 
 ASSIGNMENT = "00_welcome"
 CORES = os.cpu_count() or 1

@@ -89,12 +89,13 @@ def canonical(nb):
     course kernel, stable cell ids, no editor metadata. Returns a new notebook node."""
     import copy
 
+    from relu_course.grading.cells import grade_id
+
     nb = copy.deepcopy(nb)
     nb.metadata = {"kernelspec": dict(KERNEL), "language_info": dict(LANGUAGE_INFO)}
     nb.nbformat, nb.nbformat_minor = 4, 5
     for index, cell in enumerate(nb.cells):
-        grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
-        cell["id"] = grade_id or f"cell-{index:02d}"
+        cell["id"] = grade_id(cell) or f"cell-{index:02d}"
         kept = {k: v for k, v in cell.get("metadata", {}).items() if k in ("nbgrader", "tags")}
         cell["metadata"] = kept
         if cell["cell_type"] == "code":

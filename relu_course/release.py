@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
+from relu_course.grading.grade import nbgrader_command
 from relu_course.layout import assignments, course_root
 
 __all__ = ["generate_release"]
@@ -30,23 +29,16 @@ def generate_release(
         for assignment in only or assignments(root):
             # A scratch release folder: nbgrader refuses to overwrite without --force and we
             # want the release to contain exactly what it generates, nothing stale.
-            subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "nbgrader",
-                    "generate_assignment",
-                    assignment,
-                    "--no-db",
-                    "--force",
-                    "--log-level=WARN",
-                    f"--CourseDirectory.root={root}",
-                    f"--CourseDirectory.release_directory={scratch}",
-                ],
-                cwd=root,
-                check=True,
-                env={**os.environ, "JUPYTER_PLATFORM_DIRS": "1"},
+            argv, env = nbgrader_command(
+                root,
+                "generate_assignment",
+                assignment,
+                "--no-db",
+                "--force",
+                "--log-level=WARN",
+                f"--CourseDirectory.release_directory={scratch}",
             )
+            subprocess.run(argv, cwd=root, check=True, env=env)
             target = into / assignment
             if target.exists():
                 shutil.rmtree(target)

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import nbformat
 
+from relu_course.grading.cells import nbgrader_meta
 from relu_course.layout import (
     KERNEL,
     assignments,
@@ -40,13 +41,8 @@ from relu_course.runtime import KERNEL_ENV
 __all__ = ["SiteBuild", "build_site", "page_notebook"]
 
 
-def _nbgrader(cell) -> dict:
-    meta = cell.get("metadata", {}).get("nbgrader", {})
-    return meta if isinstance(meta, dict) else {}
-
-
 def _graded_or_answer(cell) -> bool:
-    meta = _nbgrader(cell)
+    meta = nbgrader_meta(cell)
     return bool(meta.get("solution") or meta.get("grade"))
 
 

@@ -44,7 +44,7 @@ def test_committed_ledger_is_a_full_run_whose_claims_hold():
 
 
 def test_every_claim_says_what_result_would_refute_it():
-    """COURSE.md principle 7: a claim states the result that would make it fail, so that a
+    """The evidence rule: a claim states the result that would make it fail, so that a
     reader can see the metric was able to show it."""
     claims = read_claims(ROOT / "benchmarks" / "claims.jsonl")
     says = re.compile(r"\b(refuted|fails?|holds only)\b", re.I)
