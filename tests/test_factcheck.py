@@ -200,3 +200,17 @@ def test_extra_claim_objects_override_the_ledger():
     assert table.loc["coadaptation_robust", "verdict"] == "holds"
     assert fact_check_table(ledger).loc["coadaptation_robust", "verdict"] != "holds"
     assert ledger["silenced50_relu_minus_tanh_accuracy_drop"]["value"] == 0.18  # not mutated
+
+
+def test_states_refutation_reads_the_conventions():
+    from relu_course.ledger import states_refutation
+
+    for said in (
+        "ratio at init; refuted if ≥ 0.1",
+        "gap (fails unless the whole interval lies above 3 points)",
+        "equivalence holds only if the interval is inside the margin",
+        "Fails if ReLU loses less",
+    ):
+        assert states_refutation(said), said
+    for silent in ("max of sigmoid' on a grid", "", None, "the failure rate", "refutation"):
+        assert not states_refutation(silent), silent

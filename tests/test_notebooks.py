@@ -30,7 +30,7 @@ from relu_course.layout import (
     release_notebook,
     solution_notebook,
 )
-from relu_course.ledger import read_claims
+from relu_course.ledger import read_claims, states_refutation
 
 ROOT = course_root(Path(__file__).parent)
 ASSIGNMENTS = assignments(ROOT)
@@ -350,6 +350,8 @@ def test_solution_passes_all_tests_and_claims_hold(assignment, tmp_path, monkeyp
         and ((c.get("seeds") or 0) < MIN_SEEDS or not c.get("ci"))
     ]
     assert not unseeded, f"claims from training need >= {MIN_SEEDS} seeds and a ci: {unseeded}"
+    silent = [c["id"] for c in claims if not states_refutation(c.get("description"))]
+    assert not silent, f"claims that do not say what result would refute them: {silent}"
 
 
 @pytest.mark.slow
