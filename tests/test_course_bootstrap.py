@@ -280,3 +280,29 @@ def test_checkpoints_of_opened_solutions_never_reach_the_release(tmp_path):
     assert written == [course / "notebooks" / "00_welcome" / "00_welcome.ipynb"]
     assert _visible_tree(course / "notebooks") == {"00_welcome", "00_welcome/00_welcome.ipynb"}
     assert "### BEGIN SOLUTION" not in written[0].read_text()
+
+
+# ------------------------------------------------------------ warnings (issue 14)
+def _numpy_code_in(module: str, code: str):
+    """A function whose warnings NumPy attributes to ``module`` (as if it lived there)."""
+    import numpy as np
+
+    namespace = {"__name__": module, "np": np}
+    exec(f"def f(x):\n    return {code}\n", namespace)
+    return namespace["f"]
+
+
+@pytest.mark.parametrize(
+    "code, value",
+    [("np.exp(x)", 1000.0), ("x / (x - x)", 1.0), ("np.log(x - x)", 1.0), ("x - x / x", 0.0)],
+)
+def test_numpy_floating_point_warnings_in_the_package_are_errors(code, value):
+    """pyproject's filterwarnings turns NumPy's overflow / divide / invalid warnings from
+    relu_course modules into errors, and only from there (a test's deliberately naive
+    misconception may overflow, inside np.errstate)."""
+    import numpy as np
+
+    with pytest.raises(RuntimeWarning, match="encountered"):
+        _numpy_code_in("relu_course.somewhere", code)(np.float64(value))
+    with pytest.warns(RuntimeWarning, match="encountered"):
+        _numpy_code_in("test_elsewhere", code)(np.float64(value))
