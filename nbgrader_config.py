@@ -17,6 +17,7 @@ c.CourseDirectory.release_directory = "notebooks"
 # Only notebooks travel from solutions/ to the release: anything else there (a jupytext
 # .py or .md pairing, scratch files, data written by a run) could leak solutions.
 c.CourseDirectory.ignore = [
+    ".*",  # hidden files and folders: .ipynb_checkpoints (full solution copies), .idea, ...
     ".ipynb_checkpoints",
     "*.pyc",
     "__pycache__",

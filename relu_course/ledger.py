@@ -14,33 +14,14 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from relu_course.runtime import current_notebook
 
-__all__ = [
-    "Claim",
-    "claim",
-    "claims_file",
-    "read_claims",
-    "recorded_claims",
-    "states_refutation",
-]
+__all__ = ["Claim", "claim", "claims_file", "read_claims", "recorded_claims"]
 
 CLAIMS_ENV = "RELU_COURSE_CLAIMS"
-
-# "refuted if …", "fails unless …", "holds only if …": the course's claims say which result
-# would have made them fail (the evidence rule), so that a reader can see the metric could
-# show that result.
-_REFUTATION = re.compile(r"\b(refuted|fails?|holds only)\b", re.IGNORECASE)
-
-
-def states_refutation(description: str | None) -> bool:
-    """Whether a claim's description says what result would refute it (the course's
-    convention: "refuted if …", "fails unless …", "holds only if …")."""
-    return bool(_REFUTATION.search(description or ""))
 
 
 def claims_file() -> Path:

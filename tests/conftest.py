@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+import sys
 
 from relu_course.runtime import QUIET_TF_ENV  # noqa: E402 - NumPy only, no TensorFlow
 
@@ -74,3 +76,23 @@ def wait_until_gone(marker: str, seconds: float = 15.0) -> list[str]:
     while processes_with(marker) and time.monotonic() < deadline:
         time.sleep(0.2)
     return processes_with(marker)
+
+
+# "refuted if …", "fails unless …", "holds only if …": the course's ledger claims say which
+# result would have made them fail (the evidence rule), so that a reader can see the metric
+# could show that result. One reading, for the notebook suite and the README's ledger test.
+_REFUTATION = re.compile(r"\b(refuted|fails?|holds only)\b", re.IGNORECASE)
+
+
+def states_refutation(description: str | None) -> bool:
+    """Whether a claim's description says what result would refute it."""
+    return bool(_REFUTATION.search(description or ""))
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    """Tests that draw leave no open Matplotlib figures behind (they would pile up)."""
+    yield
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    if pyplot is not None:
+        pyplot.close("all")

@@ -262,7 +262,8 @@ def test_a_claim_left_as_a_cells_value_prints_once(tmp_path, monkeypatch, capfd)
 
 def test_checkpoints_of_opened_solutions_never_reach_the_release(tmp_path):
     """An instructor who opens a solution notebook gets a full copy of it in
-    .ipynb_checkpoints/: `relu-course release` must not publish it."""
+    .ipynb_checkpoints/ (and an editor may leave .idea/ or .vscode/): `relu-course release`
+    publishes no hidden file or folder."""
     import shutil
 
     from relu_course.release import generate_release
@@ -276,9 +277,15 @@ def test_checkpoints_of_opened_solutions_never_reach_the_release(tmp_path):
         shutil.copy(source / "00_welcome.ipynb", hidden / "00_welcome-checkpoint.ipynb")
         # a text file opened in JupyterLab gets a checkpoint too
         (hidden / "answers-checkpoint.yaml").write_text("add_one: x + 1\n")
+    (source / ".idea").mkdir()
+    (source / ".idea" / "workspace.xml").write_text("<project/>\n")
+    (source / ".answers.swp").write_text("def add_one(x): return x + 1\n")
     written = generate_release(course)
     assert written == [course / "notebooks" / "00_welcome" / "00_welcome.ipynb"]
-    assert _visible_tree(course / "notebooks") == {"00_welcome", "00_welcome/00_welcome.ipynb"}
+    everything = {
+        p.relative_to(course / "notebooks").as_posix() for p in (course / "notebooks").rglob("*")
+    }
+    assert everything == {"00_welcome", "00_welcome/00_welcome.ipynb"}
     assert "### BEGIN SOLUTION" not in written[0].read_text()
 
 

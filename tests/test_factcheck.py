@@ -203,7 +203,7 @@ def test_extra_claim_objects_override_the_ledger():
 
 
 def test_states_refutation_reads_the_conventions():
-    from relu_course.ledger import states_refutation
+    from conftest import states_refutation
 
     for said in (
         "ratio at init; refuted if ≥ 0.1",

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import states_refutation
 
 from relu_course.checks import registry
 from relu_course.grading.cells import (
@@ -30,7 +31,7 @@ from relu_course.layout import (
     release_notebook,
     solution_notebook,
 )
-from relu_course.ledger import read_claims, states_refutation
+from relu_course.ledger import read_claims
 
 ROOT = course_root(Path(__file__).parent)
 ASSIGNMENTS = assignments(ROOT)

@@ -8,9 +8,11 @@ import importlib.util
 import re
 from pathlib import Path
 
+from conftest import states_refutation
+
 from relu_course.checks import registry
 from relu_course.layout import assignments, course_root
-from relu_course.ledger import read_claims, states_refutation
+from relu_course.ledger import read_claims
 
 ROOT = course_root(Path(__file__).parent)
 README = (ROOT / "README.md").read_text(encoding="utf-8")
