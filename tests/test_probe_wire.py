@@ -74,7 +74,7 @@ def test_model_arguments_and_dict_results(tmp_path):
     probe = Probe(args=(spec, x), expected={"dense_0": hidden}, atol=1e-5, same_dtype=False)
 
     def outputs(m, inputs):
-        probe_model = keras.Model(m.inputs, m.get_layer("dense_0").output)
+        probe_model = keras.Model(m.input, m.get_layer("dense_0").output)
         return {"dense_0": probe_model(inputs).numpy()}
 
     assert _run(probe, outputs, tmp_path) is None
@@ -116,7 +116,7 @@ def test_call_result_layers_output_and_callback_epochs(tmp_path):
             self.data, self.history = data, {"dense_0": []}
 
         def on_epoch_end(self, epoch, logs=None):
-            h = keras.Model(self.model.inputs, self.model.get_layer("dense_0").output)
+            h = keras.Model(self.model.input, self.model.get_layer("dense_0").output)
             self.history["dense_0"].append(float(np.mean(np.all(h(self.data) == 0, axis=0))))
 
     data = np.random.default_rng(2).normal(size=(6, 3)).astype(np.float32)
