@@ -12,6 +12,7 @@ wrong, on which input, what was expected, what came back, and a hint.
 from __future__ import annotations
 
 import copy
+import numbers
 import os
 import secrets
 import signal
@@ -278,6 +279,15 @@ class Check:
             "a NumPy array",
             "build the result with NumPy operations, which return NumPy arrays",
         )
+
+    def expect_float(self, result: Any, on: str, hint: str) -> float:
+        """The result must be one real number (a Python or NumPy scalar, or a one-element
+        array); returns it as a float. ``hint`` says how to return one."""
+        if isinstance(result, np.ndarray) and result.size == 1:
+            result = result.reshape(())[()]
+        if isinstance(result, bool) or not isinstance(result, numbers.Real):
+            self.fail(f"{self.name} returned {describe(result)}, not a float", on=on, hint=hint)
+        return float(result)
 
     def expect_tensor(self, result: Any, on: str) -> Any:
         import tensorflow as tf

@@ -537,16 +537,11 @@ def check_born_dead_probability(born_dead_probability) -> None:
 def _born_dead_call(check: Check, depth: int, width: int, **kwargs) -> tuple[float, str]:
     """The candidate's estimate as a float in [0, 1], and the description of its input."""
     on = f"depth = {depth}, width = {width}" + "".join(f", {k} = {v}" for k, v in kwargs.items())
-    value = check.call(depth, width, on=on, **kwargs)
-    if isinstance(value, np.ndarray) and value.size == 1:
-        value = value.reshape(())[()]
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        check.fail(
-            f"born_dead_probability returned {describe(value)}, not a float",
-            on=on,
-            hint="return the fraction of the trials that were born dead, as a Python float",
-        )
-    value = float(value)
+    value = check.expect_float(
+        check.call(depth, width, on=on, **kwargs),
+        on,
+        hint="return the fraction of the trials that were born dead, as a Python float",
+    )
     if not 0.0 <= value <= 1.0:
         check.fail(
             f"born_dead_probability returned {value:.4g}, not a probability",
@@ -719,13 +714,11 @@ def check_update_to_data_ratio(update_to_data_ratio) -> None:
                     hint="one ratio for the whole weight array: take each norm over all "
                     "entries at once, as the docstring says",
                 )
-            if isinstance(got, bool) or not isinstance(got, numbers.Real):
-                check.fail(
-                    f"update_to_data_ratio returned {describe(got)}, not a float",
-                    on=on,
-                    hint="compute with NumPy on the arrays and return the ratio as a Python float",
-                )
-            got = float(got)
+            got = check.expect_float(
+                got,
+                on,
+                hint="compute with NumPy on the arrays and return the ratio as a Python float",
+            )
             b64, a64 = before.astype(np.float64), after.astype(np.float64)
             expected = float(np.linalg.norm(a64 - b64) / np.linalg.norm(b64))
             rtol = 2e-5 if before.dtype == np.float32 else 1e-7

@@ -54,23 +54,19 @@ def check_he_std(he_std) -> None:
     for _ in check.devices():
         for fan_in in fan_ins:
             on = f"fan_in = {fan_in}"
-            got = check.call(fan_in, on=on)
-            if isinstance(got, np.ndarray) and got.size == 1:
-                got = got.reshape(())[()]
-            if isinstance(got, bool) or not isinstance(got, numbers.Real):
-                check.fail(
-                    f"he_std returned {describe(got)}, not a float",
-                    on=on,
-                    hint="return one Python float (not a tensor, a list or None)",
-                )
+            got = check.expect_float(
+                check.call(fan_in, on=on),
+                on,
+                hint="return one Python float (not a tensor, a list or None)",
+            )
             want = float(np.sqrt(2.0 / fan_in))
-            if not np.isclose(float(got), want, rtol=1e-6, atol=0):
+            if not np.isclose(got, want, rtol=1e-6, atol=0):
                 check.fail(
                     "he_std gives a wrong standard deviation",
                     on=on,
                     expected=f"{want:.6g}",
-                    got=f"{float(got):.6g}",
-                    hint=_std_hint(float(got), fan_in),
+                    got=f"{got:.6g}",
+                    hint=_std_hint(got, fan_in),
                 )
     check.passed(f"fan_in in {fan_ins}")
 
